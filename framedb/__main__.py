@@ -1,0 +1,5 @@
+"""`python -m framedb` runs the command line."""
+
+from framedb.cli import main
+
+main()

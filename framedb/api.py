@@ -1,0 +1,518 @@
+"""`FrameDB`, the library's one front door: open a database, ingest videos, ask where frames appear.
+
+from framedb import FrameDB
+db = FrameDB.open("archive.db")
+db.ingest(["videos/"])
+result = db.where("videos/a.mp4", "12.5s")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
+
+from framedb import files, hashing
+from framedb.errors import (
+    BadArgumentError,
+    DatabaseError,
+    FrameNotFoundError,
+    NotAVideoError,
+    VideoNotFoundError,
+)
+from framedb.extract import HashedVideo
+from framedb.hashing import HashSpec
+from framedb.index import FrameIndex, Manifest
+from framedb.lock import WriterLock
+from framedb.store import DONE, FAILED, PARTIAL, FrameArrays, Store, VideoRow, make_engine
+
+DEFAULT_DB = "framedb.db"
+DEFAULT_RADIUS = 6
+DEFAULT_MIN_DETAIL = 4.0
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one input: status done, partial, failed, unchanged, moved or duplicate."""
+
+    path: str
+    status: str
+    video_id: int | None = None
+    frames: int = 0
+    reason: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.status in (DONE, PARTIAL, "unchanged", "moved", "duplicate")
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """One stored frame: its video, ordinal and time."""
+
+    video: str
+    video_id: int
+    frame: int
+    time: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence of the query frame: a run of consecutive matching frames, best one named."""
+
+    video: str
+    video_id: int
+    frame: int
+    time: float
+    distance: int
+    first_frame: int
+    last_frame: int
+    first_time: float
+    last_time: float
+
+
+@dataclass(frozen=True)
+class WhereResult:
+    query: FrameRef | None
+    hits: list[Hit]
+    note: str | None = None
+
+
+@dataclass
+class CheckReport:
+    """`ok` when the database agrees with itself and the index with the database."""
+
+    videos: int = 0
+    frames: int = 0
+    index_frames: int = 0
+    problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+ProgressFn = Callable[[str, int], None]
+ResultFn = Callable[[IngestResult], None]
+
+
+class FrameDB:
+    """A framedb database: SQL rows (the truth) plus the FAISS index kept beside them."""
+
+    def __init__(self, store: Store, index_path: Path, settings: dict[str, str], where: str):
+        self.store = store
+        self.index_path = index_path
+        self.spec = HashSpec(settings["hash_kind"], int(settings["hash_size"]))
+        self.database_id = settings["database_id"]
+        self.location = where
+        self._index: FrameIndex | None = None
+        self._index_generation = -1
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike[str] = DEFAULT_DB,
+        *,
+        hash_kind: str = "phash",
+        hash_size: int = 8,
+        index_path: str | os.PathLike[str] | None = None,
+    ) -> FrameDB:
+        """Open (creating if needed) a database: a file path for SQLite, or a SQLAlchemy URL.
+
+        The hash settings apply when the database is created; an existing database keeps the
+        settings it was built with.
+        """
+        from framedb.schema import ensure_schema
+
+        text = os.fspath(target)
+        if "://" in text:
+            url, where = text, _hide_password(text)
+            default_index = Path.cwd() / "framedb-index.faiss"
+        else:
+            path = Path(text).expanduser().absolute()
+            if path.is_dir():
+                raise BadArgumentError(
+                    f"{path}: is a folder; give a database file such as {path}/framedb.db"
+                )
+            if not path.parent.is_dir():
+                raise BadArgumentError(f"{path}: folder {path.parent} does not exist")
+            url, where, default_index = f"sqlite:///{path}", str(path), Path(f"{path}.faiss")
+        spec = HashSpec(hash_kind, hash_size)
+        engine = make_engine(url)
+        try:
+            ensure_schema(engine, where)
+            store = Store(engine)
+            settings = store.init_meta({"hash_kind": spec.kind, "hash_size": str(spec.size)})
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise DatabaseError(f"{where}: cannot open as a framedb database ({reason})") from exc
+        return cls(store, Path(index_path) if index_path else default_index, settings, where)
+
+    def close(self) -> None:
+        self.store.engine.dispose()
+        self._index = None
+
+    def __enter__(self) -> FrameDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- videos ------------------------------------------------------------------------------
+    def videos(self) -> list[VideoRow]:
+        with self.store.reading() as conn:
+            return self.store.videos(conn)
+
+    def video(self, name: str | os.PathLike[str] | int) -> VideoRow:
+        """A stored video by path, by id, or by a file name that only one stored video has."""
+        with self.store.reading() as conn:
+            if isinstance(name, int):
+                found = self.store.videos(conn, [name])
+                if found:
+                    return found[0]
+                raise VideoNotFoundError(
+                    f"no video with id {name}; run `framedb videos` to list them"
+                )
+            raw = files.raw_path(Path(os.path.abspath(name)))
+            row = self.store.video_by_path(conn, raw)
+            if row:
+                return row
+            text = os.fspath(name)
+            if text.isdigit():
+                found = self.store.videos(conn, [int(text)])
+                if found:
+                    return found[0]
+            same_name = [v for v in self.store.videos(conn) if Path(v.path).name == Path(text).name]
+        if len(same_name) == 1:
+            return same_name[0]
+        if len(same_name) > 1:
+            raise VideoNotFoundError(
+                f"{text}: {len(same_name)} stored videos have this name; "
+                "give the full path or the id"
+            )
+        raise VideoNotFoundError(
+            f"{text}: not in the database; ingest it with `framedb ingest {text}` "
+            "or run `framedb videos` to see what is stored"
+        )
+
+    def remove(self, name: str | os.PathLike[str] | int) -> VideoRow:
+        """Delete a video, its frames and their index entries."""
+        row = self.video(name)
+        with (
+            WriterLock(self.index_path, self.location),
+            self._updating_index() as changes,
+            self.store.writing() as conn,
+        ):
+            changes.removed.append(self.store.delete_video(conn, row.id))
+        return row
+
+    # -- ingest ------------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        jobs: int = 1,
+        on_result: ResultFn | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> list[IngestResult]:
+        """Decode and store every frame of every new or changed video under `paths`.
+
+        Unchanged files are skipped; a moved file is recognised by its content and only its path
+        is updated. Each video is written in one transaction; the index is updated once at the end.
+        """
+        from framedb.ingest import Ingest
+
+        results: list[IngestResult] = []
+        with WriterLock(self.index_path, self.location), self._updating_index() as changes:
+            run = Ingest(self.store, self.spec, changes, on_progress)
+            for result in run.run(files.expand(list(paths)), jobs=jobs):
+                results.append(result)
+                if on_result:
+                    on_result(result)
+        return results
+
+    # -- where -------------------------------------------------------------------------------
+    def frame(self, video: str | os.PathLike[str] | int, frame: str | int) -> FrameRef:
+        """Resolve a frame given as an ordinal (`120`) or a time (`12.5s`, `00:01:02.500`)."""
+        row = self.video(video)
+        ordinal = self._ordinal(row, frame)
+        data = self._frames(row)
+        return FrameRef(row.path, row.id, ordinal, float(data.times[ordinal]))
+
+    def where(
+        self,
+        video: str | os.PathLike[str] | int,
+        frame: str | int,
+        *,
+        radius: int = DEFAULT_RADIUS,
+        limit: int | None = 20,
+    ) -> WhereResult:
+        """Every other place in the collection where this frame appears, nearest first."""
+        row = self.video(video)
+        data = self._frames(row)
+        ordinal = self._ordinal(row, frame)
+        ref = FrameRef(row.path, row.id, ordinal, float(data.times[ordinal]))
+        if data.detail[ordinal] < DEFAULT_MIN_DETAIL:
+            return WhereResult(ref, [], _flat_note(f"frame {ordinal} of {row.path}"))
+        hits = self._search(data.codes[ordinal], radius, limit, exclude=(row.id, ordinal))
+        return WhereResult(ref, hits)
+
+    def where_image(
+        self, image: str | os.PathLike[str], *, radius: int = DEFAULT_RADIUS, limit: int | None = 20
+    ) -> WhereResult:
+        """Where a picture (a screenshot, a thumbnail) appears in the collection."""
+        from framedb.decode import grey_of_image
+
+        grey = grey_of_image(Path(image))
+        if hashing.detail(grey)[0] < DEFAULT_MIN_DETAIL:
+            return WhereResult(None, [], _flat_note(str(image)))
+        code = hashing.compute(grey, self.spec)[0]
+        return WhereResult(None, self._search(code, radius, limit, exclude=None))
+
+    def _search(
+        self, code: np.ndarray, radius: int, limit: int | None, exclude: tuple[int, int] | None
+    ) -> list[Hit]:
+        if radius < 0 or radius > self.spec.bits:
+            raise BadArgumentError(f"radius {radius} is outside 0..{self.spec.bits}")
+        ids, dists = self.index().search_radius(code, radius)
+        with self.store.reading() as conn:
+            found = self.store.frames_by_id(conn, ids, self.spec.nbytes)
+            names = {
+                v.id: v.path for v in self.store.videos(conn, sorted(set(found.video_ids.tolist())))
+            }
+        distance = dict(zip(ids.tolist(), dists.tolist(), strict=True))
+        hits = [
+            Hit(names[vid], vid, *best, first, last, t_first, t_last)
+            for vid, best, first, last, t_first, t_last in _runs(found, distance, exclude)
+        ]
+        hits.sort(key=lambda h: (h.distance, h.video_id, h.frame))
+        return hits[:limit] if limit else hits
+
+    def _frames(self, row: VideoRow) -> FrameArrays:
+        with self.store.reading() as conn:
+            return self.store.frames_of(conn, row.id, self.spec.nbytes)
+
+    def _ordinal(self, row: VideoRow, frame: str | int) -> int:
+        if row.frame_count == 0:
+            raise FrameNotFoundError(f"{row.path}: no frames stored (status {row.status})")
+        if isinstance(frame, int) or str(frame).strip().isdigit():
+            ordinal = int(frame)
+            if not 0 <= ordinal < row.frame_count:
+                raise FrameNotFoundError(
+                    f"{row.path}: frame {ordinal} is outside 0..{row.frame_count - 1}"
+                )
+            return ordinal
+        seconds = parse_time(str(frame))
+        times = self._frames(row).times
+        ordinal = int(np.searchsorted(times, seconds + 1e-6, side="right")) - 1
+        if ordinal < 0 or seconds > row.duration + float(times[0]):
+            raise FrameNotFoundError(
+                f"{row.path}: time {frame} is outside the video "
+                f"({format_time(float(times[0]))} to {format_time(float(times[0]) + row.duration)})"
+            )
+        return ordinal
+
+    # -- the index ---------------------------------------------------------------------------
+    def index(self) -> FrameIndex:
+        """The FAISS index for the current generation: loaded from its file, or rebuilt from SQL."""
+        with self.store.reading() as conn:
+            generation = self.store.generation(conn)
+        if self._index is not None and self._index_generation == generation:
+            return self._index
+        index = FrameIndex.load(self.index_path, self.database_id, generation, self.spec.bits)
+        if index is None:
+            index, generation = self._rebuild_index()
+        self._index, self._index_generation = index, generation
+        return index
+
+    def _rebuild_index(self) -> tuple[FrameIndex, int]:
+        index = FrameIndex(self.spec.bits)
+        with self.store.reading() as conn:
+            generation = self.store.generation(conn)
+            for ids, codes in self.store.all_codes(conn, self.spec.nbytes):
+                index.add(ids, codes)
+        self._save_index(index, generation)
+        return index, generation
+
+    def _save_index(self, index: FrameIndex, generation: int) -> None:
+        manifest = Manifest(self.database_id, generation, len(index), self.spec.bits)
+        # In a read-only place the rebuilt index still serves this process.
+        with contextlib.suppress(OSError):
+            index.save(self.index_path, manifest)
+
+    def _updating_index(self) -> _IndexUpdate:
+        return _IndexUpdate(self)
+
+    # -- check -------------------------------------------------------------------------------
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Compare the database with itself and the index with the database."""
+        from framedb.integrity import check
+
+        return check(self, repair=repair)
+
+
+class _IndexUpdate:
+    """Collects frame ids added and removed by a writer, then brings the index up to date once."""
+
+    def __init__(self, db: FrameDB) -> None:
+        self.db = db
+        self.added: list[tuple[np.ndarray, np.ndarray]] = []
+        self.removed: list[np.ndarray] = []
+
+    def __enter__(self) -> _IndexUpdate:
+        with self.db.store.reading() as conn:
+            self.start = self.db.store.generation(conn)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.added and not any(len(r) for r in self.removed):
+            return
+        db = self.db
+        with db.store.reading() as conn:
+            generation = db.store.generation(conn)
+        index = FrameIndex.load(db.index_path, db.database_id, self.start, db.spec.bits)
+        if index is None:
+            db._index = None
+            db._index, db._index_generation = db._rebuild_index()
+            return
+        for ids in self.removed:
+            index.remove(ids)
+        for ids, codes in self.added:
+            index.add(ids, codes)
+        db._save_index(index, generation)
+        db._index, db._index_generation = index, generation
+
+
+def _runs(
+    found: FrameArrays, distance: dict[int, int], exclude: tuple[int, int] | None
+) -> Iterable[tuple[int, tuple[int, float, int], int, int, float, float]]:
+    """Group matching frames into runs of consecutive ordinals per video; name each run's best."""
+    keep = found.detail >= DEFAULT_MIN_DETAIL
+    order = np.lexsort((found.ordinals[keep], found.video_ids[keep]))
+    vids = found.video_ids[keep][order]
+    ords = found.ordinals[keep][order]
+    times = found.times[keep][order]
+    dist = np.array([distance[i] for i in found.ids[keep][order].tolist()], dtype=np.int64)
+    if not len(vids):
+        return
+    breaks = np.flatnonzero((np.diff(vids) != 0) | (np.diff(ords) > 1)) + 1
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(vids)], strict=True):
+        vid = int(vids[lo])
+        if exclude and vid == exclude[0] and ords[lo] <= exclude[1] <= ords[hi - 1]:
+            continue
+        ties = np.flatnonzero(dist[lo:hi] == dist[lo:hi].min())
+        best = lo + int(ties[len(ties) // 2])  # slow footage ties; the middle one is likeliest
+        yield (
+            vid,
+            (int(ords[best]), float(times[best]), int(dist[best])),
+            int(ords[lo]),
+            int(ords[hi - 1]),
+            float(times[lo]),
+            float(times[hi - 1]),
+        )
+
+
+def _flat_note(what: str) -> str:
+    return (
+        f"{what} has almost no detail (black, flat or fading); such frames match everything, "
+        "so framedb does not search for them. Pick a frame with more picture."
+    )
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+
+
+def parse_time(text: str) -> float:
+    """`12.5s`, `12.5`, `01:02.5` or `00:01:02.500` -> seconds."""
+    value = text.strip()
+    try:
+        if value.endswith("s"):
+            return float(value[:-1])
+        match = _CLOCK.match(value)
+        if match:
+            hours, minutes, seconds = match.groups()
+            return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        return float(value)
+    except ValueError:
+        pass
+    raise BadArgumentError(f"frame {text!r}: give an ordinal (120) or a time (12.5s, 00:01:02.500)")
+
+
+def format_time(seconds: float) -> str:
+    """Seconds -> `HH:MM:SS.ss`."""
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{int(hours):02d}:{int(minutes):02d}:{secs:05.2f}"
+
+
+def video_row_values(
+    path: Path,
+    size: int,
+    mtime: float,
+    fingerprint: str,
+    spec: HashSpec,
+    hashed: HashedVideo | None,
+    status: str,
+    error: str | None,
+) -> dict:
+    """The `videos` row for one ingested (or failed) file."""
+    info = hashed.info if hashed else None
+    n = len(hashed) if hashed else 0
+    duration = 0.0
+    if hashed is not None and n:
+        step = (
+            float(np.median(np.diff(hashed.times)))
+            if n > 1
+            else (float(1 / info.average_rate) if info and info.average_rate else 0.0)
+        )
+        duration = float(hashed.times[-1] - hashed.times[0]) + step
+    return {
+        "path": files.raw_path(path),
+        "size": size,
+        "mtime": mtime,
+        "fingerprint": fingerprint,
+        "codec": info.codec if info else None,
+        "width": info.width if info else None,
+        "height": info.height if info else None,
+        "rotation": info.rotation if info else None,
+        "time_base": str(info.time_base) if info else None,
+        "average_rate": str(info.average_rate) if info and info.average_rate else None,
+        "frame_count": n,
+        "duration": duration,
+        "status": status,
+        "error": error,
+        "hash_kind": spec.kind,
+        "hash_size": spec.size,
+    }
+
+
+__all__ = [
+    "FrameDB",
+    "IngestResult",
+    "FrameRef",
+    "Hit",
+    "WhereResult",
+    "CheckReport",
+    "Fraction",
+    "NotAVideoError",
+    "format_time",
+    "parse_time",
+    "video_row_values",
+    "FAILED",
+]

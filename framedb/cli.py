@@ -1,0 +1,323 @@
+"""The `framedb` command line: parse arguments, call FrameDB, print text or JSON, map errors to exit
+codes (0 success, 1 user error, 2 some inputs of an ingest failed while others were stored)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from framedb.errors import FrameDBError
+
+if TYPE_CHECKING:
+    from framedb.api import FrameDB, WhereResult
+
+
+def _open(ctx: click.Context) -> FrameDB:
+    from framedb.api import FrameDB
+
+    db = FrameDB.open(ctx.obj["db"], hash_kind=ctx.obj["hash_kind"], hash_size=ctx.obj["hash_size"])
+    ctx.call_on_close(db.close)
+    return db
+
+
+def _emit(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    default="framedb.db",
+    envvar="FRAMEDB_DB",
+    show_default=True,
+    help="Database file (SQLite) or SQLAlchemy URL; also $FRAMEDB_DB.",
+)
+@click.option(
+    "--hash",
+    "hash_name",
+    default="phash8",
+    show_default=True,
+    help="Hash for a NEW database: ahash, dhash or phash with N (N x N bits), e.g. ahash24.",
+)
+@click.version_option(package_name="framedb")
+@click.pass_context
+def cli(ctx: click.Context, db: str, hash_name: str) -> None:
+    """Find repeated and reused footage in video: ingest once, query many times."""
+    from framedb.hashing import KINDS
+
+    kind = hash_name.rstrip("0123456789")
+    size = hash_name[len(kind) :]
+    if kind not in KINDS or not size:
+        raise click.BadParameter(
+            f"{hash_name!r}: use a kind and a size, e.g. phash8 or ahash24", param_hint="--hash"
+        )
+    ctx.obj = {"db": db, "hash_kind": kind, "hash_size": int(size)}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Videos decoded at once, each in its own process.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per video (JSON lines).")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[str, ...], jobs: int, as_json: bool) -> int:
+    """Decode every frame of the videos in PATHS (files or folders) and store their hashes."""
+    from tqdm import tqdm
+
+    db = _open(ctx)
+    started = time.perf_counter()
+    bar = tqdm(
+        unit=" frames",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+        leave=False,
+    )
+
+    def progress(path: str, frames: int) -> None:
+        bar.set_description_str(path.rsplit("/", 1)[-1][-30:], refresh=False)
+        bar.update(frames)
+
+    def show(result: Any) -> None:
+        if as_json:
+            bar.clear()
+            click.echo(
+                json.dumps(
+                    {
+                        "path": result.path,
+                        "status": result.status,
+                        "video_id": result.video_id,
+                        "frames": result.frames,
+                        "reason": result.reason,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            line = f"{result.status:<9} {result.path}"
+            line += f"  {result.frames} frames" if result.frames else ""
+            line += f"  ({result.reason})" if result.reason and result.status != "failed" else ""
+            bar.write(
+                line if result.status != "failed" else f"failed    {result.reason}",
+                file=sys.stdout if result.status != "failed" else sys.stderr,
+            )
+
+    try:
+        results = db.ingest(list(paths), jobs=jobs, on_result=show, on_progress=progress)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    counts = Counter(r.status for r in results)
+    decoded = sum(r.frames for r in results if r.status in ("done", "partial"))
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    if not results:
+        raise click.UsageError("no video files found in " + ", ".join(paths))
+    click.echo(
+        f"{summary} in {seconds:.1f} s ({decoded / max(seconds, 1e-9):,.0f} frames/s)", err=True
+    )
+    failed = counts["failed"] + counts["partial"]
+    if not failed:
+        return 0
+    return 2 if any(r.stored for r in results) else 1
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def videos(ctx: click.Context, as_json: bool) -> None:
+    """List the stored videos."""
+    from framedb.api import format_time
+
+    rows = _open(ctx).videos()
+    if as_json:
+        _emit(
+            [
+                {
+                    "id": v.id,
+                    "path": v.path,
+                    "frames": v.frame_count,
+                    "duration": v.duration,
+                    "fps": v.fps,
+                    "width": v.width,
+                    "height": v.height,
+                    "codec": v.codec,
+                    "status": v.status,
+                    "error": v.error,
+                }
+                for v in rows
+            ]
+        )
+        return
+    if not rows:
+        click.echo("no videos stored yet; add some with `framedb ingest PATH`", err=True)
+    for v in rows:
+        size = f"{v.width}x{v.height}" if v.width else "-"
+        fps = f"{v.fps:.3g} fps" if v.fps else "-"
+        click.echo(
+            f"{v.id:>5}  {v.status:<7} {format_time(v.duration)}  {v.frame_count:>9} frames"
+            f"  {size:>9}  {fps:>9}  {v.codec or '-':<6} {v.path}"
+        )
+
+
+@cli.command()
+@click.argument("video")
+@click.pass_context
+def remove(ctx: click.Context, video: str) -> None:
+    """Delete VIDEO (path, name or id), its frames and their index entries."""
+    row = _open(ctx).remove(video)
+    click.echo(f"removed {row.path} ({row.frame_count} frames)")
+
+
+@cli.command()
+@click.option(
+    "--repair", is_flag=True, help="Fix what can be fixed: drop broken rows, rebuild the index."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def check(ctx: click.Context, repair: bool, as_json: bool) -> int:
+    """Check that the database agrees with itself and the index with the database."""
+    report = _open(ctx).check(repair=repair)
+    if as_json:
+        _emit(
+            {
+                "ok": report.ok,
+                "videos": report.videos,
+                "frames": report.frames,
+                "index_frames": report.index_frames,
+                "problems": report.problems,
+                "repaired": report.repaired,
+            }
+        )
+    else:
+        for note in report.repaired:
+            click.echo(f"repaired: {note}", err=True)
+        for problem in report.problems:
+            click.echo(f"problem: {problem}", err=True)
+        state = "ok" if report.ok else "PROBLEMS (run `framedb check --repair`)"
+        click.echo(
+            f"{state}: {report.videos} videos, {report.frames} frames, "
+            f"{report.index_frames} in the index"
+        )
+    return 0 if report.ok else 1
+
+
+@cli.command()
+@click.argument("video", required=False)
+@click.argument("frame", required=False)
+@click.option("--image", type=click.Path(), help="Search for a picture instead of a stored frame.")
+@click.option(
+    "--radius",
+    "-r",
+    type=click.IntRange(0, 1024),
+    default=None,
+    help="Hamming radius (bits); default from the database's hash.",
+)
+@click.option("--limit", "-k", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def where(
+    ctx: click.Context,
+    video: str | None,
+    frame: str | None,
+    image: str | None,
+    radius: int | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Where else does FRAME of VIDEO appear? FRAME: an ordinal (120) or a time (12.5s, 1:02.5)."""
+    from framedb.api import DEFAULT_RADIUS
+
+    db = _open(ctx)
+    radius = DEFAULT_RADIUS if radius is None else radius
+    if image:
+        if video or frame:
+            raise click.UsageError("give either VIDEO FRAME or --image PICTURE, not both")
+        result = db.where_image(image, radius=radius, limit=limit)
+    elif video is None or frame is None:
+        raise click.UsageError("give VIDEO and FRAME (e.g. `framedb where a.mp4 12.5s`) or --image")
+    else:
+        result = db.where(video, frame, radius=radius, limit=limit)
+    _print_where(result, image, as_json)
+
+
+def _print_where(result: WhereResult, image: str | None, as_json: bool) -> None:
+    from framedb.api import format_time
+
+    if as_json:
+        query = (
+            {"video": result.query.video, "frame": result.query.frame, "time": result.query.time}
+            if result.query
+            else {"image": image}
+        )
+        doc: dict[str, Any] = {
+            "query": query,
+            "hits": [
+                {
+                    "video": h.video,
+                    "frame": h.frame,
+                    "time": h.time,
+                    "distance": h.distance,
+                    "first_frame": h.first_frame,
+                    "last_frame": h.last_frame,
+                    "first_time": h.first_time,
+                    "last_time": h.last_time,
+                }
+                for h in result.hits
+            ],
+        }
+        if result.note:
+            doc["note"] = result.note
+        _emit(doc)
+        return
+    if result.note:
+        click.echo(result.note)
+        return
+    what = (
+        f"frame {result.query.frame} ({format_time(result.query.time)}) of {result.query.video}"
+        if result.query
+        else str(image)
+    )
+    if not result.hits:
+        click.echo(f"{what}: appears nowhere else")
+        return
+    click.echo(f"{what} appears {len(result.hits)} more time(s):")
+    for h in result.hits:
+        click.echo(
+            f"  d={h.distance:<3} {format_time(h.time)}  frame {h.frame:<7} "
+            f"(frames {h.first_frame}-{h.last_frame})  {h.video}"
+        )
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code (tests call this in-process)."""
+    try:
+        code = cli.main(args=argv, prog_name="framedb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("framedb: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"framedb: {exc.format_message()}", err=True)
+        return 1
+    except FrameDBError as exc:
+        click.echo(f"framedb: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("framedb: interrupted", err=True)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,154 @@
+"""Perceptual hashes of small grey pictures, vectorised over batches (numpy in, numpy out).
+
+Decoding hands over each frame as a GREY_SIZE x GREY_SIZE uint8 picture; every hash is computed from
+that, a whole batch at once. A hash of N x N bits is stored packed, most significant bit first, as
+N*N/8 bytes (so 8 x 8 gives 8 bytes, the form FAISS binary indexes take).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from framedb.errors import BadArgumentError
+
+GREY_SIZE = 64
+KINDS = ("ahash", "dhash", "phash")
+DETAIL_SIZE = 16
+
+
+@dataclass(frozen=True)
+class HashSpec:
+    """Which hash a database stores: its kind and its side N (N x N bits)."""
+
+    kind: str = "phash"
+    size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise BadArgumentError(
+                f"unknown hash kind {self.kind!r}: use one of {', '.join(KINDS)}"
+            )
+        if not 4 <= self.size <= 32 or (self.size * self.size) % 8:
+            raise BadArgumentError(
+                f"hash size {self.size} is not supported: use an even N from 4 to 32 (N x N bits)"
+            )
+
+    @property
+    def bits(self) -> int:
+        return self.size * self.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.bits // 8
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.size}"
+
+
+@lru_cache(maxsize=64)
+def _area_matrix(src: int, dst: int) -> np.ndarray:
+    """Weights that average a length-`src` axis down to `dst` cells by area (a box filter)."""
+    if not 1 <= dst <= src:
+        raise BadArgumentError(f"cannot resize {src} samples to {dst}")
+    edges = np.arange(dst + 1, dtype=np.float64) * (src / dst)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    pix = np.arange(src, dtype=np.float64)[None, :]
+    overlap = np.clip(np.minimum(hi, pix + 1) - np.maximum(lo, pix), 0.0, None)
+    weights = overlap / overlap.sum(axis=1, keepdims=True)
+    return weights.astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _dct_matrix(n: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix: `D @ x` is the DCT of the column vector x."""
+    k = np.arange(n, dtype=np.float64)[:, None]
+    i = np.arange(n, dtype=np.float64)[None, :]
+    d = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    d[0] /= np.sqrt(2.0)
+    return d.astype(np.float32)
+
+
+def _as_batch(grey: np.ndarray) -> np.ndarray:
+    if grey.ndim == 2:
+        grey = grey[None]
+    if grey.ndim != 3:
+        raise BadArgumentError(
+            f"expected a batch of grey pictures (B, H, W), got shape {grey.shape}"
+        )
+    return grey.astype(np.float32, copy=False)
+
+
+def resize(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Area-average a batch (B, H, W) down to (B, rows, cols), as float32."""
+    batch = _as_batch(grey)
+    left = _area_matrix(batch.shape[1], rows)
+    right = _area_matrix(batch.shape[2], cols).T
+    return np.matmul(np.matmul(left, batch), right)
+
+
+def _pack(bits: np.ndarray) -> np.ndarray:
+    return np.packbits(bits.reshape(bits.shape[0], -1), axis=1)
+
+
+def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
+    """Hash a batch of grey pictures: (B, H, W) uint8 -> (B, spec.nbytes) uint8, packed bits."""
+    n = spec.size
+    if spec.kind == "ahash":
+        small = resize(grey, n, n)
+        bits = small > small.mean(axis=(1, 2), keepdims=True)
+    elif spec.kind == "dhash":
+        small = resize(grey, n, n + 1)
+        bits = small[:, :, 1:] > small[:, :, :-1]
+    else:
+        side = min(4 * n, _as_batch(grey).shape[1], _as_batch(grey).shape[2])
+        dct = _dct_matrix(side)
+        coeffs = np.matmul(np.matmul(dct, resize(grey, side, side)), dct.T)[:, :n, :n]
+        flat = coeffs.reshape(coeffs.shape[0], -1)
+        bits = flat > np.median(flat, axis=1, keepdims=True)
+    return _pack(bits)
+
+
+def detail(grey: np.ndarray) -> np.ndarray:
+    """How much picture there is: the standard deviation of a 16 x 16 average, per picture.
+
+    Black, white and flat frames, and the dark end of fades, score near 0; they match everything and
+    are left out of matching. Averaging first keeps compression noise from counting as detail.
+    """
+    return resize(grey, DETAIL_SIZE, DETAIL_SIZE).std(axis=(1, 2)).astype(np.float32)
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between packed hashes, broadcasting over all but the last axis."""
+    return np.bitwise_count(np.bitwise_xor(a, b)).sum(axis=-1, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """One hash as a value: `a - b` is the Hamming distance, `str(h)` its hex form."""
+
+    data: bytes
+
+    @classmethod
+    def from_hex(cls, text: str) -> FrameHash:
+        try:
+            return cls(bytes.fromhex(text))
+        except ValueError as exc:
+            raise BadArgumentError(f"not a hex hash: {text!r}") from exc
+
+    @property
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.data, dtype=np.uint8)
+
+    def __sub__(self, other: FrameHash) -> int:
+        if len(self.data) != len(other.data):
+            raise BadArgumentError(
+                f"cannot compare a {len(self.data) * 8}-bit hash "
+                f"with a {len(other.data) * 8}-bit one"
+            )
+        return int(hamming(self.array, other.array))
+
+    def __str__(self) -> str:
+        return self.data.hex()

@@ -1,0 +1,1 @@
+"""framedb's Alembic environment; installed inside the wheel as `framedb.migrations`."""
