@@ -36,6 +36,9 @@ from framedb.store import DONE, FAILED, PARTIAL, FrameArrays, Store, VideoRow, m
 DEFAULT_DB = "framedb.db"
 DEFAULT_RADIUS = 6
 DEFAULT_MIN_DETAIL = 4.0
+# Matching frames of one video at most this many ordinals apart belong to one occurrence: a frame
+# or two just over the radius (compression noise) must not split it.
+RUN_GAP = 4
 
 
 @dataclass(frozen=True)
@@ -396,7 +399,8 @@ class _IndexUpdate:
 def _runs(
     found: FrameArrays, distance: dict[int, int], exclude: tuple[int, int] | None
 ) -> Iterable[tuple[int, tuple[int, float, int], int, int, float, float]]:
-    """Group matching frames into runs of consecutive ordinals per video; name each run's best."""
+    """Group matching frames into runs of near-consecutive ordinals per video; name each run's
+    best (nearest) frame."""
     keep = found.detail >= DEFAULT_MIN_DETAIL
     order = np.lexsort((found.ordinals[keep], found.video_ids[keep]))
     vids = found.video_ids[keep][order]
@@ -405,7 +409,7 @@ def _runs(
     dist = np.array([distance[i] for i in found.ids[keep][order].tolist()], dtype=np.int64)
     if not len(vids):
         return
-    breaks = np.flatnonzero((np.diff(vids) != 0) | (np.diff(ords) > 1)) + 1
+    breaks = np.flatnonzero((np.diff(vids) != 0) | (np.diff(ords) > RUN_GAP)) + 1
     for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(vids)], strict=True):
         vid = int(vids[lo])
         if exclude and vid == exclude[0] and ords[lo] <= exclude[1] <= ords[hi - 1]:

@@ -1,0 +1,96 @@
+"""Hashes: fixed expected values, and the properties matching relies on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from framedb import hashing
+from framedb.errors import BadArgumentError
+from framedb.hashing import FrameHash, HashSpec
+from tests.media import render
+
+
+def grey(scene: int, t: float, width: int = 320, height: int = 180) -> np.ndarray:
+    """A frame as decode would hand it over: 64 x 64 grey, area-averaged."""
+    rgb = render(scene, t, width, height).astype(np.float32)
+    y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    return hashing.resize(y, 64, 64)[0].round().astype(np.uint8)
+
+
+def hex_of(picture: np.ndarray, kind: str) -> str:
+    return str(FrameHash(hashing.compute(picture, HashSpec(kind, 8))[0].tobytes()))
+
+
+def test_fixed_values_on_a_gradient() -> None:
+    ramp = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))
+    picture = np.maximum(ramp, ramp.T)  # brighter to the right and to the bottom
+    got = {k: hex_of(picture, k) for k in hashing.KINDS}
+    # ahash by hand: 8 x 8 cells of 4 * max(row, col) against their mean (about 4 * 42) are bright
+    # from the sixth column and the sixth row on.
+    assert got == {
+        "ahash": "0707070707ffffff",
+        "dhash": "ffff7f3f1f0f0701",
+        "phash": "aa03da45d731f872",
+    }
+
+
+def test_fixed_values_on_generated_footage() -> None:
+    got = {k: hex_of(grey(1, 0.5), k) for k in hashing.KINDS}
+    assert got == {
+        "ahash": "1c1f1f6300103830",
+        "dhash": "f0f2f68e86e0e0e0",
+        "phash": "8999de5a72e2360e",
+    }
+
+
+@pytest.mark.parametrize("kind", hashing.KINDS)
+@pytest.mark.parametrize("size", [8, 16, 24])
+def test_batch_equals_one_by_one_and_has_n_squared_bits(kind: str, size: int) -> None:
+    spec = HashSpec(kind, size)
+    batch = np.stack([grey(2, t) for t in (0.0, 0.4, 0.8)])
+    together = hashing.compute(batch, spec)
+    assert together.shape == (3, size * size // 8)
+    for i in range(3):
+        assert np.array_equal(hashing.compute(batch[i], spec)[0], together[i])
+
+
+@pytest.mark.parametrize("kind", hashing.KINDS)
+def test_rescaled_frame_is_near_and_different_frame_is_far(kind: str) -> None:
+    spec = HashSpec(kind, 8)
+    a = hashing.compute(grey(3, 1.0), spec)
+    same_smaller = hashing.compute(grey(3, 1.0, 160, 90), spec)
+    noisy = grey(3, 1.0).astype(np.int16) + np.random.default_rng(0).integers(-6, 7, (64, 64))
+    same_noisy = hashing.compute(np.clip(noisy, 0, 255).astype(np.uint8), spec)
+    other_scene = hashing.compute(grey(8, 1.0), spec)
+    later = hashing.compute(grey(3, 3.0), spec)
+    assert hashing.hamming(a, same_smaller)[0] <= 4
+    assert hashing.hamming(a, same_noisy)[0] <= 6
+    assert hashing.hamming(a, other_scene)[0] >= 16
+    assert hashing.hamming(a, later)[0] >= 10
+
+
+def test_detail_separates_flat_from_textured() -> None:
+    black = np.zeros((64, 64), np.uint8)
+    noise = np.random.default_rng(1).integers(0, 4, (64, 64)).astype(np.uint8)
+    scores = hashing.detail(np.stack([black, noise, grey(1, 0.0)]))
+    assert scores[0] == 0
+    assert scores[1] < 1.0
+    assert scores[2] > 10  # well above the flat-frame cut-off
+
+
+def test_value_type_round_trips_and_subtracts() -> None:
+    a = FrameHash.from_hex("00000000000000ff")
+    b = FrameHash.from_hex("000000000000000f")
+    assert a - b == 4
+    assert str(FrameHash.from_hex(str(a))) == "00000000000000ff"
+    with pytest.raises(BadArgumentError):
+        FrameHash.from_hex("xyz")
+    with pytest.raises(BadArgumentError):
+        _ = a - FrameHash.from_hex("00ff")
+
+
+@pytest.mark.parametrize(("kind", "size"), [("bhash", 8), ("ahash", 3), ("phash", 33)])
+def test_bad_specs_are_refused(kind: str, size: int) -> None:
+    with pytest.raises(BadArgumentError):
+        HashSpec(kind, size)
