@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,11 +28,13 @@ from framedb.errors import (
     NotAVideoError,
     VideoNotFoundError,
 )
-from framedb.extract import HashedVideo
 from framedb.hashing import HashSpec
 from framedb.index import FrameIndex, Manifest
 from framedb.lock import WriterLock
 from framedb.store import DONE, FAILED, PARTIAL, FrameArrays, Store, VideoRow, make_engine
+
+if TYPE_CHECKING:
+    from framedb.extract import HashedVideo
 
 DEFAULT_DB = "framedb.db"
 DEFAULT_RADIUS = 6
@@ -249,8 +252,7 @@ class FrameDB:
         """Resolve a frame given as an ordinal (`120`) or a time (`12.5s`, `00:01:02.500`)."""
         row = self.video(video)
         ordinal = self._ordinal(row, frame)
-        data = self._frames(row)
-        return FrameRef(row.path, row.id, ordinal, float(data.times[ordinal]))
+        return FrameRef(row.path, row.id, ordinal, float(self._frame_at(row, ordinal).times[0]))
 
     def where(
         self,
@@ -262,12 +264,12 @@ class FrameDB:
     ) -> WhereResult:
         """Every other place in the collection where this frame appears, nearest first."""
         row = self.video(video)
-        data = self._frames(row)
         ordinal = self._ordinal(row, frame)
-        ref = FrameRef(row.path, row.id, ordinal, float(data.times[ordinal]))
-        if data.detail[ordinal] < DEFAULT_MIN_DETAIL:
+        data = self._frame_at(row, ordinal)
+        ref = FrameRef(row.path, row.id, ordinal, float(data.times[0]))
+        if data.detail[0] < DEFAULT_MIN_DETAIL:
             return WhereResult(ref, [], _flat_note(f"frame {ordinal} of {row.path}"))
-        hits = self._search(data.codes[ordinal], radius, limit, exclude=(row.id, ordinal))
+        hits = self._search(data.codes[0], radius, limit, exclude=(row.id, ordinal))
         return WhereResult(ref, hits)
 
     def where_image(
@@ -301,9 +303,12 @@ class FrameDB:
         hits.sort(key=lambda h: (h.distance, h.video_id, h.frame))
         return hits[:limit] if limit else hits
 
-    def _frames(self, row: VideoRow) -> FrameArrays:
+    def _frame_at(self, row: VideoRow, ordinal: int) -> FrameArrays:
         with self.store.reading() as conn:
-            return self.store.frames_of(conn, row.id, self.spec.nbytes)
+            found = self.store.frame_at(conn, row.id, ordinal, self.spec.nbytes)
+        if len(found.ids) != 1:
+            raise FrameNotFoundError(f"{row.path}: frame {ordinal} is not stored")
+        return found
 
     def _ordinal(self, row: VideoRow, frame: str | int) -> int:
         if row.frame_count == 0:
@@ -316,12 +321,13 @@ class FrameDB:
                 )
             return ordinal
         seconds = parse_time(str(frame))
-        times = self._frames(row).times
-        ordinal = int(np.searchsorted(times, seconds + 1e-6, side="right")) - 1
-        if ordinal < 0 or seconds > row.duration + float(times[0]):
+        with self.store.reading() as conn:
+            ordinal = self.store.ordinal_at(conn, row.id, seconds + 1e-6, row.frame_count)
+        start = float(self._frame_at(row, 0).times[0])
+        if ordinal < 0 or seconds > start + row.duration:
             raise FrameNotFoundError(
                 f"{row.path}: time {frame} is outside the video "
-                f"({format_time(float(times[0]))} to {format_time(float(times[0]) + row.duration)})"
+                f"({format_time(start)} to {format_time(start + row.duration)})"
             )
         return ordinal
 

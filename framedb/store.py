@@ -279,6 +279,27 @@ class Store:
         )
         return _arrays(conn.execute(query).all(), nbytes, video_id=video_id)
 
+    def frame_at(self, conn: Connection, video_id: int, ordinal: int, nbytes: int) -> FrameArrays:
+        """One frame of a video by ordinal (empty arrays if there is no such frame)."""
+        query = select(
+            frames.c.id, frames.c.ordinal, frames.c.time, frames.c.hash, frames.c.detail
+        ).where(frames.c.video_id == video_id, frames.c.ordinal == ordinal)
+        return _arrays(conn.execute(query).all(), nbytes, video_id=video_id)
+
+    def ordinal_at(self, conn: Connection, video_id: int, seconds: float, count: int) -> int:
+        """The last frame shown at or before `seconds` (-1 if none): a binary search over
+        ordinals with point queries, as frame times rise with ordinals."""
+        query = select(frames.c.time).where(frames.c.video_id == video_id)
+        lo, hi = 0, count  # invariant: frames before lo start at or before `seconds`
+        while lo < hi:
+            mid = (lo + hi) // 2
+            t = conn.execute(query.where(frames.c.ordinal == mid)).scalar_one()
+            if t <= seconds:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
+
     def frames_by_id(self, conn: Connection, ids: np.ndarray, nbytes: int) -> FrameArrays:
         """Rows for these frame ids (any order; unknown ids are left out)."""
         rows: list[Any] = []

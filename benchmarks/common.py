@@ -1,0 +1,90 @@
+"""Shared pieces of the benchmarks: input files (made once, kept in bench-data/), timing, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("FRAMEDB_BENCH_DATA", ROOT / "bench-data"))
+BIN = Path(sys.executable).parent
+
+
+def test_video(
+    name: str,
+    *,
+    size: str,
+    seconds: int,
+    fps: int = 30,
+    bitrate: int = 2_000_000,
+    source: str = "testsrc2",
+) -> Path:
+    """An H.264 file of FFmpeg's moving test pattern, made once and kept in bench-data/."""
+    import av
+
+    path = DATA / name
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    width, height = (int(v) for v in size.split("x"))
+    tmp = path.with_suffix(".tmp.mp4")
+    with (
+        av.open(f"{source}=size={size}:rate={fps}:duration={seconds}", format="lavfi") as src,
+        av.open(str(tmp), "w") as out,
+    ):
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.bit_rate = bitrate
+        stream.options = {"preset": "veryfast"}
+        for frame in src.decode(video=0):
+            frame.pts = None
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    tmp.rename(path)
+    return path
+
+
+def run_process(args: Sequence[str | os.PathLike[str]]) -> float:
+    """Wall time of a whole process, start-up included."""
+    started = time.perf_counter()
+    subprocess.run(
+        [str(a) for a in args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return time.perf_counter() - started
+
+
+def best_of(repeats: int, *runs: Callable[[], float]) -> list[float]:
+    """Run the contenders alternately `repeats` times; the best time of each (noise only adds)."""
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for i, fn in enumerate(runs):
+            times[i].append(fn())
+    return [min(t) for t in times]
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    """A Markdown table: case, figure, ratio against its baseline."""
+    lines = ["| case | measured | vs. baseline |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
