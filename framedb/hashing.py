@@ -33,7 +33,7 @@ class HashSpec:
             )
         if not 4 <= self.size <= 32 or (self.size * self.size) % 8:
             raise BadArgumentError(
-                f"hash size {self.size} is not supported: use an even N from 4 to 32 (N x N bits)"
+                f"hash size {self.size} is not supported: use N = 4, 8, 12, ... 32 (N x N bits)"
             )
 
     @property

@@ -114,6 +114,8 @@ def write_video(
     time_base = Fraction(1, fps * 1000)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
+        if not isinstance(stream, av.VideoStream):
+            raise ValueError(f"{codec} is not a video codec")
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.time_base = time_base
