@@ -161,6 +161,13 @@ class FrameDB:
         except SQLAlchemyError as exc:
             engine.dispose()
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            from framedb.store import no_space_left
+
+            if "disk is full" in reason or ("://" not in text and no_space_left(path.parent)):
+                raise DatabaseError(
+                    f"{where}: cannot open: the disk is full; free some space, then run the "
+                    "command again"
+                ) from exc
             raise DatabaseError(f"{where}: cannot open as a framedb database ({reason})") from exc
         return cls(store, Path(index_path) if index_path else default_index, settings, where)
 
@@ -228,6 +235,7 @@ class FrameDB:
         paths: Sequence[str | os.PathLike[str]],
         *,
         jobs: int = 1,
+        timeout: float | None = 600.0,
         on_result: ResultFn | None = None,
         on_progress: ProgressFn | None = None,
     ) -> list[IngestResult]:
@@ -235,13 +243,15 @@ class FrameDB:
 
         Unchanged files are skipped; a moved file is recognised by its content and only its path
         is updated. Each video is written in one transaction; the index is updated once at the end.
+        Files are decoded in worker processes; one that makes no progress for `timeout` seconds
+        (or crashes its decoder) fails alone.
         """
         from framedb.ingest import Ingest
 
         results: list[IngestResult] = []
         with WriterLock(self.index_path, self.location), self._updating_index() as changes:
             run = Ingest(self.store, self.spec, changes, on_progress)
-            for result in run.run(files.expand(list(paths)), jobs=jobs):
+            for result in run.run(files.expand(list(paths)), jobs=jobs, timeout=timeout):
                 results.append(result)
                 if on_result:
                     on_result(result)
@@ -389,6 +399,8 @@ class _IndexUpdate:
         db = self.db
         with db.store.reading() as conn:
             generation = db.store.generation(conn)
+        if generation == self.start:  # the changes were rolled back (every commit bumps it)
+            return
         index = FrameIndex.load(db.index_path, db.database_id, self.start, db.spec.bits)
         if index is None:
             db._index = None

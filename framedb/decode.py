@@ -8,13 +8,13 @@ decoding stays the only real cost of an ingest.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 import av.error
@@ -22,6 +22,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from framedb.errors import DecodeError, NotAVideoError, VideoNotFoundError
+from framedb.files import NotRegularFileError, one_line, open_regular, shown
 from framedb.hashing import GREY_SIZE
 
 BATCH = 256
@@ -50,37 +51,125 @@ class FrameBatch:
     grey: np.ndarray
 
 
-def _open(path: Path) -> tuple[Any, io.BufferedReader]:
-    """Open `path` as a file object, so no name is ever read as a URL or protocol by FFmpeg."""
+# Nested opens are what a playlist or concat list inside a file would do (read other files or URLs
+# named by its content); with no protocol allowed, FFmpeg reads the one file it was handed.
+_NO_PROTOCOLS = {"protocol_whitelist": "none"}
+# Errors PyAV and our file object raise for broken input; they become FrameDB errors with a reason.
+_AV_ERRORS = (
+    av.error.FFmpegError,
+    OSError,
+    ValueError,
+    UnicodeDecodeError,
+    OverflowError,
+    ZeroDivisionError,
+    MemoryError,
+    EOFError,
+)
+
+
+def _open(path: Path, max_pixels: int) -> tuple[Any, BinaryIO]:
+    """Open `path` as a file object, so no name is ever read as a URL or protocol by FFmpeg.
+
+    The frame-size limit applies while FFmpeg probes the streams, so an oversized frame is never
+    allocated; special files are refused unread.
+    """
+    name = shown(path)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by the caller's ExitStack)
+        handle = open_regular(path)
     except FileNotFoundError as exc:
-        raise VideoNotFoundError(f"{path}: no such file") from exc
+        raise VideoNotFoundError(f"{name}: no such file") from exc
     except IsADirectoryError as exc:
-        raise NotAVideoError(f"{path}: is a directory, not a video file") from exc
+        raise NotAVideoError(f"{name}: is a directory, not a video file") from exc
+    except NotRegularFileError as exc:
+        raise NotAVideoError(f"{name}: {exc}") from exc
     except OSError as exc:
-        raise NotAVideoError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise NotAVideoError(f"{name}: cannot read ({exc.strerror or exc})") from exc
     try:
-        return av.open(handle, mode="r", metadata_errors="replace"), handle
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise NotAVideoError(f"{name}: empty file (0 bytes)")
+        head = handle.read(4096)
+        handle.seek(0)
+        try:
+            container = av.open(
+                handle,
+                mode="r",
+                metadata_errors="replace",
+                options={"max_pixels": str(max_pixels)},
+                container_options=_NO_PROTOCOLS,
+            )
+        except MemoryError as exc:
+            raise NotAVideoError(f"{name}: not enough memory to open it") from exc
+        except _AV_ERRORS as exc:
+            raise NotAVideoError(f"{name}: {_unopenable(handle, head, size, exc)}") from exc
+        return container, handle
+    except BaseException:
         handle.close()
-        raise NotAVideoError(f"{path}: not a video file FFmpeg can open ({_reason(exc)})") from exc
+        raise
 
 
 def _reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(text).splitlines()[0]
+    return one_line(str(text).splitlines()[0] if str(text).strip() else type(exc).__name__)
+
+
+def _unopenable(handle: BinaryIO, head: bytes, size: int, exc: BaseException) -> str:
+    """Why FFmpeg could not open a file, in words a person can act on."""
+    if head[4:8] == b"ftyp":
+        boxes = _mp4_boxes(handle, size)
+        if "moov" not in boxes:
+            return (
+                "MP4/MOV file without its index (no moov box): cut short or still being "
+                "written; copy or download it again"
+            )
+        return f"damaged MP4/MOV file ({_reason(exc)})"
+    if b"\0" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            text = head[: bad.start].decode("utf-8") if len(head) - bad.start < 4 else ""
+        if text and sum(c.isprintable() or c.isspace() for c in text) >= 0.95 * len(text):
+            return "not a video file (it holds text)"
+    return f"not a video file FFmpeg can open ({_reason(exc)})"
+
+
+def _mp4_boxes(handle: BinaryIO, size: int, limit: int = 64) -> list[str]:
+    """The types of an MP4's top-level boxes, as far as the file holds them."""
+    found: list[str] = []
+    offset = 0
+    with contextlib.suppress(OSError, ValueError, struct.error):
+        while offset + 8 <= size and len(found) < limit:
+            handle.seek(offset)
+            head = handle.read(16)
+            length, kind = struct.unpack(">I4s", head[:8])
+            if length == 1 and len(head) == 16:
+                length = struct.unpack(">Q", head[8:16])[0]
+            elif length == 0:
+                length = size - offset
+            if length < 8:
+                break
+            found.append(kind.decode("latin-1"))
+            offset += length
+    return found
 
 
 def _pick_stream(container: Any, path: Path) -> Any:
     """The video stream to use: the first real one, never embedded cover art."""
-    for stream in container.streams.video:
+    video = list(container.streams.video)
+    for stream in video:
         if stream.disposition & av.stream.Disposition.attached_pic:
             continue
         if stream.codec_context is None:
             continue
         return stream
-    raise NotAVideoError(f"{path}: no video stream (audio-only, cover art or another kind of file)")
+    name = shown(path)
+    if video and all(s.disposition & av.stream.Disposition.attached_pic for s in video):
+        raise NotAVideoError(f"{name}: only a cover picture (attached picture), no video stream")
+    if video:
+        raise NotAVideoError(f"{name}: its video stream has a codec FFmpeg cannot decode")
+    if container.streams.audio:
+        raise NotAVideoError(f"{name}: audio only, no video stream")
+    raise NotAVideoError(f"{name}: no video stream")
 
 
 def _info(stream: Any) -> VideoInfo:
@@ -88,13 +177,14 @@ def _info(stream: Any) -> VideoInfo:
     rotation = 0
     with contextlib.suppress(AttributeError, TypeError, ValueError):
         rotation = int(round(float(stream.metadata.get("rotate", 0)))) % 360
+    rate = stream.average_rate
     return VideoInfo(
         codec=cc.name,
         width=int(cc.width),
         height=int(cc.height),
         rotation=rotation,
         time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
-        average_rate=Fraction(stream.average_rate) if stream.average_rate else None,
+        average_rate=Fraction(rate) if rate and rate > 0 else None,
         start_pts=stream.start_time,
     )
 
@@ -102,24 +192,37 @@ def _info(stream: Any) -> VideoInfo:
 class VideoReader:
     """One open video: `info`, then `batches()` yields every frame once, in presentation order."""
 
-    def __init__(self, path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS, threads: int = 0
+    ) -> None:
         self.path = Path(path)
+        self.name = shown(self.path)
+        self.max_pixels = max_pixels
         self._stack = contextlib.ExitStack()
-        container, handle = _open(self.path)
+        container, handle = _open(self.path, max_pixels)
         self._stack.callback(handle.close)
         self._stack.callback(container.close)
+        self._size = os.fstat(handle.fileno()).st_size
         try:
             self._container = container
             self._stream = _pick_stream(container, self.path)
-            self.info = _info(self._stream)
+            try:
+                self.info = _info(self._stream)
+            except _AV_ERRORS as exc:
+                raise NotAVideoError(f"{self.name}: unreadable stream ({_reason(exc)})") from exc
             if self.info.width * self.info.height > max_pixels:
                 raise NotAVideoError(
-                    f"{self.path}: frame size {self.info.width}x{self.info.height} is over the "
+                    f"{self.name}: frame size {self.info.width}x{self.info.height} is over the "
                     f"limit of {max_pixels} pixels; refused before decoding"
                 )
             cc = self._stream.codec_context
             cc.options = {**dict(cc.options or {}), "max_pixels": str(max_pixels)}
             self._stream.thread_type = "AUTO"
+            if threads:
+                cc.thread_count = threads
+            for other in container.streams:  # demux what we decode, skip the rest
+                if other.index != self._stream.index:
+                    other.discard = av.stream.Discard.all
         except BaseException:
             self._stack.close()
             raise
@@ -143,34 +246,66 @@ class VideoReader:
         last: int | None = None
         rotation = self.info.rotation // 90
         frames = self._container.decode(self._stream)
+        decoded = 0
+        error: BaseException | None = None
         while True:
             try:
                 frame = next(frames)
+                small = reformatter.reformat(
+                    frame,
+                    width=GREY_SIZE,
+                    height=GREY_SIZE,
+                    format="gray",
+                    interpolation=Interpolation.AREA,
+                ).to_ndarray()
             except StopIteration:
                 break
-            except (av.error.FFmpegError, ValueError, MemoryError) as exc:
-                if n:
-                    yield self._batch(pts, grey, n)
-                raise DecodeError(f"{self.path}: decoding stopped: {_reason(exc)}") from exc
+            except _AV_ERRORS as exc:
+                error = exc
+                break
             if frame.pts is not None:
                 last = int(frame.pts)
             else:  # raw streams carry no timestamps: continue at the nominal frame rate
                 last = (self.info.start_pts or 0) if last is None else last + step
-            small = reformatter.reformat(
-                frame,
-                width=GREY_SIZE,
-                height=GREY_SIZE,
-                format="gray",
-                interpolation=Interpolation.AREA,
-            ).to_ndarray()
             grey[n] = np.rot90(small, rotation) if rotation else small
             pts[n] = last
             n += 1
+            decoded += 1
             if n == size:
                 yield self._batch(pts, grey, n)
                 n = 0
         if n:
             yield self._batch(pts, grey, n)
+        cut = self._cut_short() if decoded else None  # the likelier cause of an error, too
+        if cut:
+            raise DecodeError(f"{self.name}: {cut}") from error
+        if error is not None:
+            raise DecodeError(f"{self.name}: {self._stopped(error, decoded)}") from error
+
+    def _stopped(self, exc: BaseException, decoded: int) -> str:
+        if isinstance(exc, MemoryError):
+            return f"decoding stopped after {decoded} frames: out of memory"
+        if not decoded and not (self.info.width and self.info.height):
+            return (
+                f"decoding failed ({_reason(exc)}); the frame size is unknown: over the limit "
+                f"of {self.max_pixels} pixels, or a broken stream"
+            )
+        return f"decoding stopped after {decoded} frames: {_reason(exc)}"
+
+    def _cut_short(self) -> str | None:
+        """If the container's index places frames past the end of the file (an MP4 copied or
+        downloaded only in part), say so: the frames before the cut are all there is."""
+        entries = self._stream.index_entries
+        try:
+            end = max((entries[i].pos + entries[i].size for i in range(len(entries))), default=0)
+        except _AV_ERRORS:
+            return None
+        if end <= self._size:
+            return None
+        return (
+            f"cut short: the index needs {end} bytes, the file has {self._size} (an unfinished "
+            "copy or download?); the frames before the cut are kept"
+        )
 
     def _frame_step(self) -> int:
         rate = self.info.average_rate or Fraction(25)

@@ -29,3 +29,7 @@ class BadArgumentError(FrameDBError, ValueError):
 
 class DatabaseError(FrameDBError, RuntimeError):
     """The database cannot be opened, is of another kind, or disagrees with itself."""
+
+
+class DiskFullError(DatabaseError):
+    """The database's disk is full: the video being stored was rolled back, earlier ones kept."""

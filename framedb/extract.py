@@ -36,13 +36,14 @@ def hash_video(
     spec: HashSpec,
     *,
     max_pixels: int = MAX_PIXELS,
+    threads: int = 0,
     on_batch: Callable[[int], None] | None = None,
 ) -> HashedVideo:
     """Decode `path` once and hash each frame. Raises NotAVideoError when it cannot be opened;
-    `on_batch(n)` is told how many frames each batch added."""
+    `on_batch(n)` is told how many frames each batch added; `threads` 0 lets FFmpeg choose."""
     pts, times, codes, detail = [], [], [], []
     error = None
-    with VideoReader(path, max_pixels=max_pixels) as reader:
+    with VideoReader(path, max_pixels=max_pixels, threads=threads) as reader:
         try:
             for batch in reader.batches():
                 pts.append(batch.pts)

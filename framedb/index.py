@@ -90,6 +90,7 @@ class FrameIndex:
         body = faiss.serialize_index_binary(self._index).tobytes()
         meta = {**manifest.__dict__, "length": len(body), "crc32": zlib.crc32(body)}
         head = json.dumps(meta, sort_keys=True).encode()
+        _remove_abandoned(path)
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         try:
             with open(tmp, "wb") as out:
@@ -136,6 +137,30 @@ class FrameIndex:
         if index.ntotal != found.count or index.d != bits:
             return None
         return cls(bits, index)
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Delete temporary files of saves whose process died (killed mid-save); a live process's
+    file is its own business."""
+    prefix = f"{path.name}.tmp-"
+    try:
+        names = [e.name for e in os.scandir(path.parent) if e.name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix) :]
+        if pid.isdigit() and not _running(int(pid)):
+            (path.parent / name).unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

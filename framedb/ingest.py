@@ -1,25 +1,31 @@
-"""One ingest run: decide per file (skip, move, decode), decode in this process or in worker
-processes, and store each video in its own transaction."""
+"""One ingest run: decide per file (skip, move, decode), decode in worker processes, and store each
+video in its own transaction, reporting results in the order the files were given."""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
-from multiprocessing import get_context
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from framedb import files
-from framedb.errors import FrameDBError
-from framedb.extract import HashedVideo, hash_video
+from framedb.errors import DatabaseError, DiskFullError
+from framedb.extract import HashedVideo
 from framedb.hashing import HashSpec
 from framedb.store import DONE, FAILED, PARTIAL, Store
+from framedb.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
 
 if TYPE_CHECKING:
     from framedb.api import IngestResult, _IndexUpdate
+
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -36,16 +42,19 @@ class Job:
 Outcome = tuple[HashedVideo | None, str | None]
 
 
-def _work(path: Path, spec: HashSpec) -> Outcome:
-    """Decode and hash one file (in a worker process); errors come back as their message."""
-    try:
-        return hash_video(path, spec), None
-    except FrameDBError as exc:
-        return None, str(exc)
+@dataclass(eq=False)
+class _Entry:
+    """One input on its way through the run. `plan` is None while it waits for an earlier file
+    with the same content to be stored (then it is planned again, and found to be a duplicate)."""
+
+    item: files.Input
+    plan: Job | IngestResult | None
+    outcome: Outcome | None = field(default=None)
+    fingerprint: str | None = field(default=None)
 
 
 class Ingest:
-    """Stores what `run` decodes; records every id it adds or removes in `changes` for the index."""
+    """Stores what the workers decode; records every id it adds or removes in `changes`."""
 
     def __init__(
         self,
@@ -59,55 +68,83 @@ class Ingest:
         self.changes = changes
         self.on_progress = on_progress
 
-    def run(self, inputs: Iterable[files.Input], *, jobs: int = 1) -> Iterator[IngestResult]:
-        from framedb.api import IngestResult
-
+    def run(
+        self,
+        inputs: Iterable[files.Input],
+        *,
+        jobs: int = 1,
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> Iterator[IngestResult]:
+        """Ingest every input; `jobs` files are decoded at once, each in a worker process that is
+        given up after `timeout` seconds without progress."""
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, not {jobs}")
-        planned = (self._plan(item) for item in inputs)
-        if jobs == 1:
-            for plan in planned:
-                yield (
-                    plan
-                    if isinstance(plan, IngestResult)
-                    else self._store(plan, self._decode(plan))
-                )
-            return
-        with ProcessPoolExecutor(jobs, mp_context=get_context("forkserver")) as pool:
-            pending: deque[tuple[Job, Future[Outcome]]] = deque()
-            for plan in planned:
-                if isinstance(plan, IngestResult):
-                    yield plan
-                    continue
-                pending.append((plan, pool.submit(_work, plan.path, self.spec)))
-                while len(pending) >= 2 * jobs:
-                    yield self._finish(*pending.popleft())
-            while pending:
-                yield self._finish(*pending.popleft())
+        threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
+        with WorkerPool(jobs, timeout=timeout, on_progress=self._progress) as pool:
+            queue: deque[_Entry] = deque()
+            for item in inputs:
+                queue.append(self._admit(item, queue, pool, threads))
+                yield from self._drain(queue, pool, threads, keep=2 * jobs)
+            yield from self._drain(queue, pool, threads, keep=0)
 
-    def _finish(self, job: Job, future: Future[Outcome]) -> IngestResult:
-        outcome = future.result()
-        if outcome[0] is not None and self.on_progress:
-            self.on_progress(str(job.path), len(outcome[0]))
-        return self._store(job, outcome)
+    def _admit(
+        self, item: files.Input, queue: deque[_Entry], pool: WorkerPool, threads: int
+    ) -> _Entry:
+        plan = self._plan(item)
+        if not isinstance(plan, Job):
+            return _Entry(item, plan)
+        if any(e.fingerprint == plan.fingerprint for e in queue):
+            return _Entry(item, None, fingerprint=plan.fingerprint)  # same content as one before
+        entry = _Entry(item, plan, fingerprint=plan.fingerprint)
+        pool.submit(entry, (plan.path, self.spec, threads))
+        return entry
 
-    def _decode(self, job: Job) -> Outcome:
-        report = self.on_progress
-        name = str(job.path)
-        try:
-            return hash_video(
-                job.path, self.spec, on_batch=(lambda n: report(name, n)) if report else None
-            ), None
-        except FrameDBError as exc:
-            return None, str(exc)
+    def _drain(
+        self, queue: deque[_Entry], pool: WorkerPool, threads: int, keep: int
+    ) -> Iterator[IngestResult]:
+        """Yield finished results from the head of the queue; wait for workers once `keep` jobs
+        are outstanding (0: until the queue is empty)."""
+        from framedb.api import IngestResult
+
+        while queue:
+            head = queue[0]
+            if head.plan is None:  # everything before it is stored now
+                head.plan = self._plan(head.item)
+                if isinstance(head.plan, Job):
+                    pool.submit(head, (head.plan.path, self.spec, threads))
+            if isinstance(head.plan, IngestResult):
+                queue.popleft()
+                yield head.plan
+                continue
+            if head.outcome is not None and isinstance(head.plan, Job):
+                queue.popleft()
+                yield self._store(head.plan, head.outcome)
+                continue
+            if keep and pool.outstanding < keep:
+                return
+            for key, result in pool.poll():
+                entry = key if isinstance(key, _Entry) else None
+                if entry is not None and isinstance(entry.plan, Job):
+                    entry.outcome = self._outcome(entry.plan, result)
+
+    def _outcome(self, job: Job, result: Any) -> Outcome:
+        if isinstance(result, Failed):
+            return None, f"{files.shown(job.path)}: {result.reason}"
+        return result
+
+    def _progress(self, key: Hashable, frames: int) -> None:
+        if self.on_progress and isinstance(key, _Entry):
+            self.on_progress(files.display(key.item.path), frames)
 
     def _plan(self, item: files.Input) -> Job | IngestResult:
         """Skip unchanged files, recognise moved ones, and turn the rest into jobs."""
         from framedb.api import IngestResult
 
-        path, shown = item.path, str(item.path)
+        path, shown = item.path, files.display(item.path)
+        if item.skip:
+            return IngestResult(shown, SKIPPED, reason=item.skip)
         if item.problem:
-            return IngestResult(shown, FAILED, reason=f"{shown}: {item.problem}")
+            return IngestResult(shown, FAILED, reason=f"{files.shown(path)}: {item.problem}")
         try:
             st = path.stat()
             raw = files.raw_path(path)
@@ -119,7 +156,7 @@ class Ingest:
             fingerprint = files.fingerprint(path, st.st_size)
         except OSError as exc:
             return IngestResult(
-                shown, FAILED, reason=f"{shown}: cannot read ({exc.strerror or exc})"
+                shown, FAILED, reason=f"{files.shown(path)}: cannot read ({exc.strerror or exc})"
             )
         with self.store.reading() as conn:
             same = [
@@ -129,17 +166,20 @@ class Ingest:
             ]
         for video in same:
             if video.raw_path == raw or not os.path.lexists(video.raw_path):
-                with self.store.writing() as conn:
+                removed = None
+                with self._writing(path) as conn:
                     if row is not None and row.id != video.id:
-                        self.changes.removed.append(self.store.delete_video(conn, row.id))
+                        removed = self.store.delete_video(conn, row.id)
                     self.store.move_video(conn, video.id, raw, st.st_mtime)
+                if removed is not None:
+                    self.changes.removed.append(removed)
                 status = "unchanged" if video.raw_path == raw else "moved"
                 return IngestResult(
                     shown,
                     status,
                     video.id,
                     video.frame_count,
-                    reason=None if status == "unchanged" else f"was {video.path}",
+                    reason=None if status == "unchanged" else f"was {files.one_line(video.path)}",
                 )
         if same:
             return IngestResult(
@@ -147,7 +187,7 @@ class Ingest:
                 "duplicate",
                 same[0].id,
                 same[0].frame_count,
-                reason=f"same content as {same[0].path}; not stored twice",
+                reason=f"same content as {files.one_line(same[0].path)}; not stored twice",
             )
         return Job(path, st.st_size, st.st_mtime, fingerprint, row.id if row else None)
 
@@ -157,25 +197,60 @@ class Ingest:
 
         hashed, error = outcome
         if hashed is not None and len(hashed) == 0:
-            error = hashed.error or f"{job.path}: no frames could be decoded"
+            error = hashed.error or f"{files.shown(job.path)}: no frames could be decoded"
             hashed = None
         status = FAILED if hashed is None else PARTIAL if hashed.error else DONE
         error = error if hashed is None else hashed.error
         row = video_row_values(
             job.path, job.size, job.mtime, job.fingerprint, self.spec, hashed, status, error
         )
-        with self.store.writing() as conn:
+        removed = None
+        with self._writing(job.path) as conn:
             if job.replaces is not None:
-                self.changes.removed.append(self.store.delete_video(conn, job.replaces))
+                removed = self.store.delete_video(conn, job.replaces)
             if hashed is None:
                 video_id, ids = self.store.add_video(conn, row, *_no_frames(self.spec))
             else:
                 video_id, ids = self.store.add_video(
                     conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail
                 )
+        if removed is not None:  # only once committed: a rolled-back change leaves the index be
+            self.changes.removed.append(removed)
         if hashed is not None:
             self.changes.added.append((ids, hashed.codes))
-        return IngestResult(str(job.path), status, video_id, len(ids), error)
+        return IngestResult(files.display(job.path), status, video_id, len(ids), error)
+
+    @contextmanager
+    def _writing(self, path: Path) -> Iterator[Connection]:
+        """A write transaction; a full disk or another database failure becomes one clear error
+        (the transaction is rolled back, everything committed before stays)."""
+        try:
+            with self.store.writing() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            where = self.store.engine.url.database or str(self.store.engine.url)
+            if _disk_full(exc):
+                raise DiskFullError(
+                    f"{files.shown(Path(where))}: the disk is full; {files.shown(path)} was not "
+                    "stored (its transaction was rolled back, everything stored before is intact). "
+                    "Free some space, then run the same ingest again to continue."
+                ) from exc
+            if isinstance(exc, OSError):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise DatabaseError(
+                f"{files.shown(Path(where))}: cannot store {files.shown(path)} ({reason}); "
+                "nothing of it was written"
+            ) from exc
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return "disk is full" in text or "disk full" in text
+    return False
 
 
 def _no_frames(spec: HashSpec) -> tuple:

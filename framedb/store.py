@@ -8,6 +8,7 @@ manifest must match.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -137,6 +138,15 @@ def display_path(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def no_space_left(folder: str | os.PathLike[str]) -> bool:
+    """Whether the filesystem holding `folder` is full (SQLite reports only "disk I/O error" when
+    it cannot even create its journal files)."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
 def make_engine(url: str) -> Engine:
     """An engine; for SQLite with WAL, a busy timeout, and BEGIN IMMEDIATE for writers."""
     if not url.startswith("sqlite"):
@@ -148,7 +158,9 @@ def make_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before the index file that follows it, so that after a power
+        # cut the index is never ahead of the rows (its generation would match other frames).
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -184,7 +196,12 @@ class Store:
         return {k: v for k, v in conn.execute(select(meta.c.key, meta.c.value))}
 
     def init_meta(self, settings: dict[str, str]) -> dict[str, str]:
-        """Fill in missing meta keys (database id, generation, hash settings) once."""
+        """Fill in missing meta keys (database id, generation, hash settings) once. Opening an
+        existing database only reads, so it never waits for a writer."""
+        with self.reading() as conn:
+            current = self.meta(conn)
+        if {"database_id", "generation", *settings} <= current.keys():
+            return current
         with self.writing() as conn:
             current = self.meta(conn)
             fresh = {"database_id": uuid.uuid4().hex, "generation": "0", **settings}

@@ -1,0 +1,325 @@
+"""Decoding in worker processes, so that a file which crashes or hangs FFmpeg costs that file only.
+
+`WorkerPool` keeps N long-lived processes. Each is a fresh interpreter that imports framedb's
+decoding modules and nothing of the caller (a script without a `__main__` guard is not run again,
+as it would be under multiprocessing's spawn or forkserver), decodes one file at a time and sends
+back the compact result (about 30 bytes per frame) over a socket, plus a progress message per batch
+of frames. The parent kills and replaces a worker that dies (`decoder crashed (signal 11)`) or
+makes no progress for `timeout` seconds (`timed out ...`), reports that file as failed, and goes
+on. Each worker runs with a cap on its address space (RLIMIT_AS) and one BLAS/OpenMP thread, and
+dies with the parent (a `kill -9` of an ingest leaves no decoder running).
+
+Messages between the parent and its own workers are pickled (multiprocessing's Connection); nothing
+read from a file is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from framedb.errors import FrameDBError
+from framedb.extract import HashedVideo, hash_video
+from framedb.hashing import HashSpec
+
+# A decoder gives up a file after this many seconds without decoding a batch of frames (hung or
+# looping); a long film that keeps decoding is never cut off.
+DEFAULT_TIMEOUT = 600.0
+# Address space of one worker: room for 8K frames and FFmpeg's frame threads, not for a runaway.
+MEMORY_LIMIT = 4 << 30
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_PR_SET_PDEATHSIG = 1
+
+Outcome = tuple[HashedVideo | None, str | None]
+Target = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A job that ended without a result from its target: the worker crashed, hung or raised."""
+
+    reason: str
+
+
+# -- the worker process ------------------------------------------------------------------------
+def decode_file(
+    path: Path, spec: HashSpec, threads: int, on_progress: Callable[[int], None]
+) -> Outcome:
+    """The default job: decode and hash one file; errors about the file come back as text."""
+    try:
+        return hash_video(path, spec, threads=threads, on_batch=on_progress), None
+    except FrameDBError as exc:
+        return None, str(exc)
+
+
+def main() -> None:
+    """Entry point of a worker process: `main FD MEMORY_LIMIT PARENT_PID`."""
+    fd, memory_limit, parent = (int(arg) for arg in sys.argv[1:4])
+    _serve(Connection(fd), memory_limit or None, parent)
+
+
+def _serve(conn: Connection, memory_limit: int | None, parent: int) -> None:
+    """A worker's life: run jobs from the parent until it says stop or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent(parent)
+    if memory_limit:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    try:
+        conn.send(("ready", 0, None))  # the timeout of a first job starts now, not at launch
+    except OSError:
+        return
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        number, target, args = message
+
+        def progress(frames: int, number: int = number) -> None:
+            conn.send(("progress", number, frames))  # BrokenPipeError if the parent is gone
+
+        try:
+            reply: tuple[Any, ...] = ("done", number, target(*args, progress))
+        except (BrokenPipeError, EOFError):
+            return
+        except MemoryError:
+            reply = ("failed", number, _out_of_memory(memory_limit))
+        except (
+            Exception
+        ) as exc:  # a bug or an unforeseen library error: the file fails, not the run
+            reply = ("failed", number, f"decoder error ({type(exc).__name__}: {exc})")
+        try:
+            conn.send(reply)
+        except MemoryError:
+            conn.send(("failed", number, _out_of_memory(memory_limit)))
+        except (BrokenPipeError, EOFError, OSError):
+            return
+
+
+def _out_of_memory(limit: int | None) -> str:
+    cap = f" (limit {limit / (1 << 30):g} GiB per decoder)" if limit else ""
+    return f"decoder ran out of memory{cap}"
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when framedb dies, so that a hung decoder never outlives a
+    killed ingest (without it, a busy worker notices at its next progress message)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+# -- the parent's side -------------------------------------------------------------------------
+class _Worker:
+    """One worker process, its pipe, and the job it is running."""
+
+    def __init__(self, memory_limit: int | None) -> None:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from framedb.workers import main; main()",
+                    str(theirs.fileno()),
+                    str(memory_limit or 0),
+                    str(os.getpid()),
+                ],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # the parent's stdout may be its JSON output
+                env=_worker_environment(),
+            )
+            self.conn = Connection(ours.detach())
+        self.job: _Job | None = None
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.process.wait()
+        self.conn.close()
+
+    def crash_reason(self) -> str:
+        try:
+            code = self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            return "decoder stopped answering"
+        if code < 0:
+            return f"decoder crashed (signal {-code})"
+        return f"decoder exited unexpectedly (exit code {code})"
+
+
+@dataclass
+class _Job:
+    number: int
+    key: Hashable
+    args: tuple[Any, ...]
+
+
+class WorkerPool:
+    """Up to `size` worker processes running `target(*args, on_progress)` for submitted jobs.
+
+    `submit(key, args)` queues a job; `poll()` waits until some job finishes and returns
+    `[(key, result or Failed)]`. `on_progress(key, frames)` hears of every batch decoded.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        memory_limit: int | None = MEMORY_LIMIT,
+        target: Target | None = None,
+        on_progress: Callable[[Hashable, int], None] | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a pool needs at least one worker, not {size}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"the timeout must be positive, not {timeout}")
+        self.size = size
+        self.timeout = timeout
+        self.memory_limit = memory_limit
+        self.target = target or decode_file
+        self.on_progress = on_progress
+        self._workers: list[_Worker] = []
+        self._backlog: deque[_Job] = deque()
+        self._numbers = iter(range(1, 1 << 62))
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def outstanding(self) -> int:
+        """Jobs submitted and not yet returned by `poll`."""
+        return len(self._backlog) + sum(w.job is not None for w in self._workers)
+
+    def submit(self, key: Hashable, args: Sequence[Any]) -> None:
+        """Queue a job; it starts at once if a worker is free (or can be started)."""
+        self._backlog.append(_Job(next(self._numbers), key, tuple(args)))
+        self._dispatch()
+
+    def poll(self) -> list[tuple[Hashable, Any]]:
+        """Wait for at least one job to finish (if any is outstanding) and return what finished."""
+        finished: list[tuple[Hashable, Any]] = []
+        while self.outstanding and not finished:
+            self._dispatch()
+            busy = [w for w in self._workers if w.job is not None]
+            if not busy:
+                continue
+            wait_for = None
+            if self.timeout is not None:
+                wait_for = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = wait([w.conn for w in busy], wait_for)
+            for worker in busy:
+                if worker.conn in ready:
+                    self._receive(worker, finished)
+            now = time.monotonic()
+            for worker in busy:
+                if worker.job is not None and self.timeout is not None and now >= worker.deadline:
+                    job = worker.job
+                    self._retire(worker)
+                    reason = f"timed out after {self.timeout:g} s without decoding a frame"
+                    finished.append((job.key, Failed(reason)))
+        return finished
+
+    def close(self) -> None:
+        """Stop every worker: idle ones are told to exit, busy ones (an interrupted run) killed."""
+        for worker in self._workers:
+            if worker.job is None:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        for worker in self._workers:
+            if worker.job is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.process.wait(5)
+            worker.kill()
+        self._workers.clear()
+        self._backlog.clear()
+
+    # -- inside ------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while self._backlog:
+            worker = next((w for w in self._workers if w.job is None), None)
+            if worker is None:
+                if len(self._workers) >= self.size:
+                    return
+                worker = _Worker(self.memory_limit)
+                self._workers.append(worker)
+            job = self._backlog.popleft()
+            try:
+                worker.conn.send((job.number, self.target, job.args))
+            except OSError:  # died while idle: replace it and try again
+                self._retire(worker)
+                self._backlog.appendleft(job)
+                continue
+            worker.job = job
+            worker.deadline = time.monotonic() + (self.timeout or 0.0)
+
+    def _receive(self, worker: _Worker, finished: list[tuple[Hashable, Any]]) -> None:
+        job = worker.job
+        if job is None:
+            return
+        while worker.conn.poll():
+            try:
+                kind, number, value = worker.conn.recv()
+            except (EOFError, OSError):
+                reason = worker.crash_reason()
+                self._retire(worker)
+                finished.append((job.key, Failed(reason)))
+                return
+            if kind == "ready":
+                worker.deadline = time.monotonic() + (self.timeout or 0.0)
+                continue
+            if number != job.number:
+                continue
+            if kind == "progress":
+                worker.deadline = time.monotonic() + (self.timeout or 0.0)
+                if self.on_progress:
+                    self.on_progress(job.key, value)
+                continue
+            worker.job = None
+            finished.append((job.key, value if kind == "done" else Failed(value)))
+            return
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        self._workers.remove(worker)
+
+
+def _worker_environment() -> dict[str, str]:
+    """The caller's environment with one BLAS/OpenMP thread, and its module path (so a worker
+    finds framedb, and a test's job functions, as the parent does)."""
+    env = dict(os.environ)
+    env.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.exists(p))
+    return env
+
+
+def run_all(
+    pool: WorkerPool, jobs: Sequence[tuple[Hashable, Sequence[Any]]]
+) -> Iterator[tuple[Hashable, Any]]:
+    """Submit every job and yield results as they finish (a convenience for tests and tools)."""
+    for key, args in jobs:
+        pool.submit(key, args)
+    while pool.outstanding:
+        yield from pool.poll()
