@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FRAMEDB := $(BIN)/framedb --db demo/demo.db
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint browser bench fuzz clean
 
 install: $(STAMP)
 
@@ -28,8 +28,21 @@ lint: install
 	$(BIN)/ruff format --check framedb migrations tests benchmarks cli.py
 	$(BIN)/mypy framedb
 
-test: install lint
+# The report's test loads the page in headless Chromium; without it that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+		|| echo "chromium unavailable: browser test will be skipped"
+
+test: install lint browser
 	$(BIN)/pytest -q
+
+# Fuzz "open and decode" for FUZZ_SECONDS (make test runs it for 20 s); the corpus is kept and
+# an input that breaks the decoder is written to build/fuzz-*.
+FUZZ_SECONDS ?= 600
+fuzz: install
+	mkdir -p build/fuzz-corpus
+	$(BIN)/python tests/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+		-rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=build/fuzz- build/fuzz-corpus
 
 bench: install
 	$(BIN)/python benchmarks/run.py

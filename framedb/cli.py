@@ -69,9 +69,19 @@ def cli(ctx: click.Context, db: str, hash_name: str) -> None:
     type=click.IntRange(1, 64),
     help="Videos decoded at once, each in its own process.",
 )
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Give up a file whose decoder makes no progress for this long (hung or looping).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per video (JSON lines).")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[str, ...], jobs: int, as_json: bool) -> int:
+def ingest(
+    ctx: click.Context, paths: tuple[str, ...], jobs: int, timeout: float, as_json: bool
+) -> int:
     """Decode every frame of the videos in PATHS (files or folders) and store their hashes."""
     from tqdm import tqdm
 
@@ -115,7 +125,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], jobs: int, as_json: bool)
             )
 
     try:
-        results = db.ingest(list(paths), jobs=jobs, on_result=show, on_progress=progress)
+        results = db.ingest(
+            list(paths), jobs=jobs, timeout=timeout, on_result=show, on_progress=progress
+        )
     finally:
         bar.close()
     seconds = time.perf_counter() - started
@@ -298,6 +310,151 @@ def _print_where(result: WhereResult, image: str | None, as_json: bool) -> None:
             f"  d={h.distance:<3} {format_time(h.time)}  frame {h.frame:<7} "
             f"(frames {h.first_frame}-{h.last_frame})  {h.video}"
         )
+
+
+@cli.command()
+@click.argument("first")
+@click.argument("second")
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False), help="PNG to write."
+)
+@click.option(
+    "--gain",
+    type=click.IntRange(1, 255),
+    default=4,
+    show_default=True,
+    help="Amplification of the difference image.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(
+    ctx: click.Context, first: str, second: str, output: str, gain: int, as_json: bool
+) -> None:
+    """Two frames side by side with their difference: FIRST and SECOND are VIDEO@FRAME, FRAME an
+    ordinal (120) or a time (12.5s, 00:01:02.500)."""
+    from framedb.report import compare, write_png
+
+    result = compare(_open(ctx), first, second, gain=gain)
+    size = write_png(result.image, output)
+    if as_json:
+        _emit(
+            {
+                "output": output,
+                "bytes": size,
+                "frames": [
+                    {"video": f.video.path, "frame": f.ordinal, "time": f.time, "drift": f.drift}
+                    for f in (result.first, result.second)
+                ],
+                "distance": result.distance,
+                "bits": result.bits,
+                "mean_difference": result.mean_difference,
+                "max_difference": result.max_difference,
+                "psnr": None if result.psnr == float("inf") else result.psnr,
+            }
+        )
+    else:
+        click.echo(f"wrote {output}: {result.text()}")
+    for f in (result.first, result.second):
+        if f.drift:
+            click.echo(
+                f"warning: frame {f.ordinal} of {f.video.path} decodes {f.drift} bits away from "
+                "its stored hash",
+                err=True,
+            )
+
+
+@cli.command()
+@click.argument("video")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="PNG chart to write.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["ahash", "dhash", "phash"]),
+    help="Hash kind to sweep (repeatable); default ahash and the database's kind.",
+)
+@click.option(
+    "--sizes",
+    default="4,8,12,16,20,24,28,32",
+    show_default=True,
+    help="Hash sizes N (N x N bits), comma-separated.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Sweep only the first SECONDS of the video (large hashes are slow on long videos).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def tune(
+    ctx: click.Context,
+    video: str,
+    output: str | None,
+    kinds: tuple[str, ...],
+    sizes: str,
+    duration: float | None,
+    as_json: bool,
+) -> None:
+    """Sweep hash settings over VIDEO (stored, or any file): exact-hash buckets and the loop groups
+    found per setting, from one decoding pass."""
+    from framedb.report import tune as sweep
+    from framedb.report import tune_source, write_tune_plot
+
+    try:
+        wanted = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{sizes!r}: give numbers such as 8,16,24", param_hint="--sizes"
+        ) from exc
+    db = _open(ctx)
+    chosen = kinds or ("ahash", db.spec.kind)
+    result = sweep(
+        tune_source(db, video), kinds=chosen, sizes=wanted, current=db.spec, duration=duration
+    )
+    if output:
+        write_tune_plot(result, output)
+    if as_json:
+        _emit(result.as_dict())
+        return
+    click.echo(f"{result.path}: {result.frames} frames, {result.detailed} with detail")
+    click.echo("hash      buckets  mean  largest  radius  groups  loops  covered")
+    for s in result.settings:
+        click.echo(
+            f"{s.kind}{s.size:<4} {s.buckets:>8} {s.mean_bucket:>5.1f} {s.max_bucket:>8}"
+            f" {s.radius:>7} {s.groups:>7} {s.loops:>6} {100 * s.coverage:>7.0f} %"
+        )
+    if output:
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("videos", nargs=-1)
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False), help="HTML to write."
+)
+@click.option(
+    "--strips",
+    type=click.IntRange(0),
+    default=50,
+    show_default=True,
+    help="Groups that get thumbnail strips (the strongest).",
+)
+@click.pass_context
+def report(ctx: click.Context, videos: tuple[str, ...], output: str, strips: int) -> None:
+    """Write one self-contained HTML page about VIDEOS (default: all): loops, timelines, dot plots,
+    thumbnails of the strongest groups and the commands that reproduce them."""
+    from framedb.report import write_report
+
+    def progress(text: str) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"report: {text}", err=True)
+
+    result = write_report(_open(ctx), output, list(videos), strips=strips, on_progress=progress)
+    click.echo(
+        f"wrote {output}: {result.videos} video(s), {result.groups} group(s), "
+        f"{result.strips} with thumbnails, {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s"
+    )
 
 
 def run(argv: list[str] | None = None) -> int:
