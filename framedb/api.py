@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from framedb.store import DONE, FAILED, PARTIAL, FrameArrays, Store, VideoRow, m
 
 if TYPE_CHECKING:
     from framedb.extract import HashedVideo
+    from framedb.match import Group, LoopSummary, MatchParams, Occurrence, Track
 
 DEFAULT_DB = "framedb.db"
 DEFAULT_RADIUS = 6
@@ -82,6 +83,21 @@ class Hit:
     last_frame: int
     first_time: float
     last_time: float
+    segment: tuple[Occurrence, Occurrence] | None = None
+
+
+@dataclass(frozen=True)
+class Loops:
+    """Footage repeated inside one video: the groups, and their summaries for a person."""
+
+    video: VideoRow
+    groups: list[Group]
+    summaries: list[LoopSummary]
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the video that is repeated footage (0 when nothing repeats)."""
+        return max((s.coverage for s in self.summaries), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -281,6 +297,141 @@ class FrameDB:
             return WhereResult(ref, [], _flat_note(f"frame {ordinal} of {row.path}"))
         hits = self._search(data.codes[0], radius, limit, exclude=(row.id, ordinal))
         return WhereResult(ref, hits)
+
+    def where_segments(self, result: WhereResult) -> WhereResult:
+        """The same hits, each extended from the matching frame to the whole shared segment
+        (the query's side and the hit's side, aligned)."""
+        from framedb.match import extend_occurrence
+
+        if result.query is None or not result.hits:
+            return result
+        rows = {v.id: v for v in self.videos()}
+        ids = sorted({result.query.video_id} | {h.video_id for h in result.hits})
+        tracks = self.tracks([rows[i] for i in ids])
+        params = self.match_params()
+        hits = []
+        for hit in result.hits:
+            try:
+                ends = extend_occurrence(
+                    tracks[result.query.video_id],
+                    result.query.frame,
+                    tracks[hit.video_id],
+                    hit.frame,
+                    params,
+                )
+            except ValueError:  # the hit is the query frame itself, seen at another offset
+                hits.append(hit)
+                continue
+            named = tuple(replace(o, video=rows[o.video_id].path) for o in ends)
+            hits.append(replace(hit, segment=(named[0], named[1])))
+        return replace(result, hits=hits)
+
+    # -- loops and shared footage ------------------------------------------------------------
+    def match_params(self, min_length: float | None = None) -> MatchParams:
+        """The matcher's thresholds for this database's hash (defaults tuned on 64 bits)."""
+        from framedb.match import MatchParams
+
+        params = MatchParams().for_bits(self.spec.bits)
+        if min_length is not None:
+            if min_length < 0:
+                raise BadArgumentError(f"--min-length {min_length}: give seconds >= 0")
+            params = replace(params, min_length=min_length)
+        return params
+
+    def tracks(self, videos: Sequence[VideoRow] | None = None) -> dict[int, Track]:
+        """Stored videos (all with frames, if None) as matching sees them, by video id."""
+        from framedb.match import Track
+
+        rows = self._matchable() if videos is None else list(videos)
+        tracks = {}
+        with self.store.reading() as conn:
+            for row in rows:
+                data = self.store.frames_of(conn, row.id, self.spec.nbytes)
+                tracks[row.id] = Track(row.id, data.times, data.codes, data.detail)
+        return tracks
+
+    def loops(
+        self, video: str | os.PathLike[str] | int, *, min_length: float | None = None
+    ) -> Loops:
+        """Footage that repeats inside one video, as groups and a summary per loop."""
+        from framedb.match import find_groups, summarise_loops
+
+        row = self.video(video)
+        track = self.tracks([row])[row.id]
+        groups = self._named(
+            find_groups([track], self.match_params(min_length)), {row.id: row.path}
+        )
+        return Loops(row, groups, summarise_loops(track, groups))
+
+    def matches(
+        self,
+        videos: Sequence[str | os.PathLike[str] | int | VideoRow] = (),
+        *,
+        min_length: float | None = None,
+        params: MatchParams | None = None,
+        tracks: dict[int, Track] | None = None,
+    ) -> list[Group]:
+        """Footage shared across the collection and inside videos, strongest first. With
+        `videos`, only the groups that involve at least one of them (matched against everything).
+        `tracks` lets a caller that has loaded them already pass them in."""
+        from framedb.match import find_groups
+
+        chosen = [v if isinstance(v, VideoRow) else self.video(v) for v in videos]
+        rows = {v.id: v for v in self._matchable()} | {v.id: v for v in chosen}
+        tracks = tracks if tracks is not None else self.tracks(list(rows.values()))
+        found = find_groups(
+            list(tracks.values()),
+            params or self.match_params(min_length),
+            only={v.id for v in chosen} if chosen else None,
+        )
+        return self._named(found, {i: v.path for i, v in rows.items()})
+
+    def find(self, clip: str | os.PathLike[str], *, min_length: float | None = None) -> list[Group]:
+        """Where the footage of `clip` (hashed, not stored) appears in the collection. The clip's
+        occurrences have video id 0 and its path."""
+        from framedb.extract import hash_video
+        from framedb.match import Track, find_groups
+
+        path = Path(clip)
+        if not path.is_file():
+            raise VideoNotFoundError(f"{path}: no such file")
+        hashed = hash_video(path, self.spec)
+        if not len(hashed):
+            raise NotAVideoError(f"{path}: no frames could be decoded")
+        probe = Track(0, hashed.times, hashed.codes, hashed.detail)
+        params = self.match_params(min_length)
+        rows = {v.id: v for v in self._matchable()}
+        candidates = self._videos_near(probe, params)
+        tracks = self.tracks([rows[i] for i in sorted(candidates) if i in rows])
+        found = find_groups([probe, *tracks.values()], params, only={0})
+        return self._named(found, {i: v.path for i, v in rows.items()} | {0: str(path)})
+
+    def _videos_near(self, probe: Track, params: MatchParams) -> set[int]:
+        """Ids of stored videos holding a frame within the seed radius of one of the probe's
+        detailed frames: the only videos worth matching the probe against."""
+        detailed = probe.codes[probe.detail >= params.min_detail]
+        index = self.index()
+        ids: list[np.ndarray] = []
+        for code in np.unique(detailed, axis=0):
+            ids.append(index.search_radius(code, params.radius)[0])
+        if not ids:
+            return set()
+        with self.store.reading() as conn:
+            found = self.store.frames_by_id(conn, np.unique(np.concatenate(ids)), self.spec.nbytes)
+        return set(found.video_ids.tolist())
+
+    def _matchable(self) -> list[VideoRow]:
+        return [v for v in self.videos() if v.status in (DONE, PARTIAL) and v.frame_count]
+
+    @staticmethod
+    def _named(groups: list[Group], names: dict[int, str]) -> list[Group]:
+        """The groups with each occurrence's video path filled in."""
+        return [
+            replace(
+                g, occurrences=tuple(replace(o, video=names[o.video_id]) for o in g.occurrences)
+            )
+            for g in groups
+        ]
 
     def where_image(
         self, image: str | os.PathLike[str], *, radius: int = DEFAULT_RADIUS, limit: int | None = 20

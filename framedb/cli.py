@@ -15,6 +15,7 @@ from framedb.errors import FrameDBError
 
 if TYPE_CHECKING:
     from framedb.api import FrameDB, WhereResult
+    from framedb.match import Group, Occurrence
 
 
 def _open(ctx: click.Context) -> FrameDB:
@@ -237,6 +238,7 @@ def check(ctx: click.Context, repair: bool, as_json: bool) -> int:
     help="Hamming radius (bits); default from the database's hash.",
 )
 @click.option("--limit", "-k", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--segments", is_flag=True, help="Extend each hit to the whole shared segment.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def where(
@@ -246,6 +248,7 @@ def where(
     image: str | None,
     radius: int | None,
     limit: int,
+    segments: bool,
     as_json: bool,
 ) -> None:
     """Where else does FRAME of VIDEO appear? FRAME: an ordinal (120) or a time (12.5s, 1:02.5)."""
@@ -261,6 +264,10 @@ def where(
         raise click.UsageError("give VIDEO and FRAME (e.g. `framedb where a.mp4 12.5s`) or --image")
     else:
         result = db.where(video, frame, radius=radius, limit=limit)
+    if segments:
+        if image:
+            raise click.UsageError("--segments needs VIDEO FRAME; a picture has no segment")
+        result = db.where_segments(result)
     _print_where(result, image, as_json)
 
 
@@ -285,6 +292,7 @@ def _print_where(result: WhereResult, image: str | None, as_json: bool) -> None:
                     "last_frame": h.last_frame,
                     "first_time": h.first_time,
                     "last_time": h.last_time,
+                    **({"segment": [_occurrence_doc(o) for o in h.segment]} if h.segment else {}),
                 }
                 for h in result.hits
             ],
@@ -306,6 +314,10 @@ def _print_where(result: WhereResult, image: str | None, as_json: bool) -> None:
         return
     click.echo(f"{what} appears {len(result.hits)} more time(s):")
     for h in result.hits:
+        if h.segment:
+            q, o = h.segment
+            click.echo(f"  d={h.distance:<3} {_span(o)}  {h.video}  (= {_span(q)} of the query)")
+            continue
         click.echo(
             f"  d={h.distance:<3} {format_time(h.time)}  frame {h.frame:<7} "
             f"(frames {h.first_frame}-{h.last_frame})  {h.video}"
@@ -455,6 +467,118 @@ def report(ctx: click.Context, videos: tuple[str, ...], output: str, strips: int
         f"wrote {output}: {result.videos} video(s), {result.groups} group(s), "
         f"{result.strips} with thumbnails, {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s"
     )
+
+
+@cli.command()
+@click.argument("video")
+@click.option("--min-length", type=float, default=None, help="Shortest repeat to report (s).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def loops(ctx: click.Context, video: str, min_length: float | None, as_json: bool) -> None:
+    """The footage that repeats inside VIDEO, and how much of it is repeated."""
+    found = _open(ctx).loops(video, min_length=min_length)
+    if as_json:
+        summary = [
+            {
+                "start_time": s.start_time,
+                "end_time": s.end_time,
+                "repeats": s.repeats,
+                "period": s.period,
+                "coverage": s.coverage,
+                "text": s.text(),
+            }
+            for s in found.summaries
+        ]
+        _emit(
+            {
+                "video": found.video.path,
+                "duration": found.video.duration,
+                "coverage": found.coverage,
+                "summary": summary,
+                **_groups_doc(found.groups),
+            }
+        )
+        return
+    if not found.groups:
+        click.echo(f"{found.video.path}: no repeated footage")
+        return
+    click.echo(f"{found.video.path}:")
+    for summary_line in found.summaries:
+        click.echo(f"  {summary_line.text()}")
+    _print_groups(found.groups, with_names=False)
+
+
+@cli.command()
+@click.argument("videos", nargs=-1)
+@click.option("--min-length", type=float, default=None, help="Shortest shared segment (s).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def matches(
+    ctx: click.Context, videos: tuple[str, ...], min_length: float | None, as_json: bool
+) -> None:
+    """Footage shared across the collection (only groups involving VIDEOS, if given)."""
+    groups = _open(ctx).matches(list(videos), min_length=min_length)
+    if as_json:
+        _emit(_groups_doc(groups))
+    elif not groups:
+        click.echo("no shared footage found")
+    else:
+        _print_groups(groups, with_names=True)
+
+
+@cli.command()
+@click.argument("clip", type=click.Path())
+@click.option("--min-length", type=float, default=None, help="Shortest shared segment (s).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def find(ctx: click.Context, clip: str, min_length: float | None, as_json: bool) -> None:
+    """Where the footage of CLIP appears in the collection (CLIP is not stored)."""
+    groups = _open(ctx).find(clip, min_length=min_length)
+    if as_json:
+        _emit(_groups_doc(groups))
+    elif not groups:
+        click.echo(f"{clip}: its footage appears nowhere in the collection")
+    else:
+        _print_groups(groups, with_names=True)
+
+
+def _occurrence_doc(o: Occurrence) -> dict[str, Any]:
+    return {
+        "video": o.video,
+        "start_frame": o.start_frame,
+        "end_frame": o.end_frame,
+        "start_time": o.start_time,
+        "end_time": o.end_time,
+    }
+
+
+def _groups_doc(groups: list[Group]) -> dict[str, Any]:
+    return {
+        "groups": [
+            {
+                "frames": g.frames,
+                "duration": g.duration,
+                "occurrences": [_occurrence_doc(o) for o in g.occurrences],
+            }
+            for g in groups
+        ]
+    }
+
+
+def _span(o: Occurrence) -> str:
+    from framedb.api import format_time
+
+    return (
+        f"{format_time(o.start_time)}–{format_time(o.end_time)} "
+        f"(frames {o.start_frame}–{o.end_frame})"
+    )
+
+
+def _print_groups(groups: list[Group], *, with_names: bool) -> None:
+    for rank, group in enumerate(groups, 1):
+        click.echo(f"#{rank}: {group.duration:.2f} s of footage in {len(group.occurrences)} places")
+        for o in group.occurrences:
+            click.echo(f"    {_span(o)}" + (f"  {o.video}" if with_names else ""))
 
 
 def run(argv: list[str] | None = None) -> int:

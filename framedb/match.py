@@ -23,11 +23,12 @@ Single-frame matches are seeds, not answers:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import itertools
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +39,7 @@ BRUTE_MAX = 2048  # below this many codes the all-pairs join is a plain blockwis
 MAX_PROBES = 4096  # cap on flipped-bit probes per chunk in the multi-index join
 DIRECT_BITS = 22  # chunks up to this wide are looked up in a table (2**22 entries, 32 MB)
 EXPAND_CHUNK = 1 << 21  # (run, near code) expansions materialised at a time
+SETTLE_FRAMES = 8  # how far a single hit may sit from its true alignment (where --segments)
 SAME_DIAGONAL = 3.0  # offsets this many frames apart over the same frames are one diagonal
 
 
@@ -126,16 +128,31 @@ class MatchParams:
         if self.min_seeds < 1 or self.min_motion < 0:
             raise ValueError("min_seeds must be >= 1 and min_motion >= 0")
 
+    def for_bits(self, bits: int) -> MatchParams:
+        """These thresholds (tuned for 64-bit hashes) scaled to a hash of `bits` bits."""
+        if bits == 64:
+            return self
+        ratio = bits / 64
+        radius = max(0, int(round(self.radius * ratio)))
+        return dataclasses.replace(
+            self,
+            radius=radius,
+            extend_radius=max(radius, max(1, int(round(self.extend_radius * ratio)))),
+            min_motion=max(1, int(round(self.min_motion * ratio))),
+        )
+
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One place a piece of footage appears: inclusive frame ordinals and their times."""
+    """One place a piece of footage appears: inclusive frame ordinals and their times. `video` is
+    the video's path, filled in by the API (matching itself knows only ids)."""
 
     video_id: int
     start_frame: int
     end_frame: int
     start_time: float
     end_time: float
+    video: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -723,6 +740,33 @@ def _refine(
     return best
 
 
+def _settle(
+    query: Track, other: Track, dt: float, frame: int, params: MatchParams, *, same: bool
+) -> float:
+    """The offset, within SETTLE_FRAMES of `dt`, that best aligns the second of footage around
+    `frame`; then refined to a quarter of a frame.
+
+    A single hit is only as well placed as its best frame, and slow footage hashes alike for
+    several frames: the hit can sit a few frames off the true alignment.
+    """
+    half = max(1, int(round(0.5 / query.step)))
+    lo, hi = max(0, frame - half), min(len(query) - 1, frame + half)
+    idx = np.arange(lo, hi + 1)
+    width = max(query.step, other.step)
+    best, best_cost = dt, math.inf
+    for shift in sorted(range(-SETTLE_FRAMES, SETTLE_FRAMES + 1), key=abs):
+        candidate = dt + shift * width
+        if same and candidate < params.min_gap:
+            continue
+        dist, status = _compare(query, other, candidate, idx, params, both=False)
+        inside = status > -2
+        if inside.any():
+            cost = float(dist[inside].mean()) + 64.0 * (1.0 - inside.mean())
+            if cost < best_cost - 1e-9:
+                best, best_cost = candidate, cost
+    return _refine(query, other, best, lo, hi, params, same=same)
+
+
 def _moving(ta: Track, tb: Track, dt: float, frames: np.ndarray, params: MatchParams) -> bool:
     """Whether the alignment is specific: for at least a quarter of the matched `frames`, the
     aligned picture is min_motion bits closer than the pictures motion_lag seconds before and
@@ -1096,7 +1140,9 @@ def extend_occurrence(
     if same and other_frame < frame:
         b, a = extend_occurrence(other, other_frame, query, frame, params)
         return a, b
-    dt = float(other.times[other_frame] - query.times[frame])
+    dt = _settle(
+        query, other, float(other.times[other_frame] - query.times[frame]), frame, params, same=same
+    )
     lo, hi, _, _ = _extent(query, other, dt, frame, frame, params)
     if same:
         period = other_frame - frame

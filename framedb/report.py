@@ -16,7 +16,7 @@ import shlex
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -560,24 +560,6 @@ class TuneResult:
         }
 
 
-def scaled_params(params: MatchParams, bits: int) -> MatchParams:
-    """Matcher thresholds tuned for 64-bit hashes, scaled to a hash of `bits` bits."""
-    if bits == 64:
-        return params
-    ratio = bits / 64
-
-    def scale(value: int) -> int:
-        return max(1, int(round(value * ratio)))
-
-    radius = max(0, int(round(params.radius * ratio)))
-    return replace(
-        params,
-        radius=radius,
-        extend_radius=max(radius, scale(params.extend_radius)),
-        min_motion=scale(params.min_motion),
-    )
-
-
 def tune(
     path: str | os.PathLike[str],
     *,
@@ -623,7 +605,7 @@ def tune(
     for spec in specs:
         stacked = np.concatenate(codes[spec])
         track = Track(0, all_times, stacked, all_detail)
-        settings.append(_measure(spec, track, detailed, scaled_params(params, spec.bits)))
+        settings.append(_measure(spec, track, detailed, params.for_bits(spec.bits)))
     step = float(np.median(np.diff(all_times))) if len(all_times) > 1 else 0.0
     return TuneResult(
         name=Path(path).name,
@@ -864,16 +846,6 @@ def _jpeg(rgb: np.ndarray) -> str:
     return _data_uri(buffer.getvalue(), "image/jpeg")
 
 
-def load_tracks(db: FrameDB, rows: Sequence[VideoRow]) -> dict[int, Track]:
-    """The stored frames of these videos as matching tracks."""
-    tracks = {}
-    with db.store.reading() as conn:
-        for row in rows:
-            data = db.store.frames_of(conn, row.id, db.spec.nbytes)
-            tracks[row.id] = Track(row.id, data.times, data.codes, data.detail)
-    return tracks
-
-
 def write_report(
     db: FrameDB,
     out: str | os.PathLike[str],
@@ -896,17 +868,16 @@ def write_report(
     out = Path(out)
     if not out.parent.is_dir():
         raise BadArgumentError(f"{out}: folder {out.parent} does not exist")
-    params = params or scaled_params(MatchParams(), db.spec.bits)
+    params = params or db.match_params()
     everything = [v for v in db.videos() if v.status in (DONE, PARTIAL) and v.frame_count]
     chosen = [db.video(v) for v in videos] if videos else everything
     if not chosen:
         raise BadArgumentError("no ingested videos to report on; add some with `framedb ingest`")
     rows = {v.id: v for v in everything} | {v.id: v for v in chosen}
     say(f"loading {len(rows)} videos")
-    tracks = load_tracks(db, list(rows.values()))
+    tracks = db.tracks(list(rows.values()))
     say("matching")
-    chosen_ids = [v.id for v in chosen]
-    groups = find_groups(list(tracks.values()), params, only=chosen_ids if videos else None)
+    groups = db.matches(chosen if videos else (), params=params, tracks=tracks)
     names = _names(rows.values())
 
     say("plots")

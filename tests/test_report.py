@@ -19,7 +19,6 @@ import pytest
 from PIL import Image
 
 from framedb import FrameDB
-from framedb import report as report_module
 from framedb.cli import run
 from framedb.errors import BadArgumentError, VideoNotFoundError
 from framedb.match import Group, MatchParams, Occurrence, Track
@@ -27,7 +26,6 @@ from framedb.report import (
     FrameGrabber,
     compare,
     dot_plot,
-    load_tracks,
     match_dots,
     stored_frames,
     tune,
@@ -162,7 +160,7 @@ def test_show_command(collection, tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_dot_plot_of_a_loop_has_diagonals_at_the_period(collection) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
     looped = db.video(videos / "looped.mp4")
-    track = load_tracks(db, [looped])[looped.id]
+    track = db.tracks([looped])[looped.id]
     params = MatchParams()
     xs, ys = match_dots(track, track, radius=params.radius, min_detail=4.0, min_gap=1.0)
     frames = np.round((ys - xs) * 30).astype(int)  # offsets in frames; the period is 90
@@ -190,7 +188,7 @@ def test_dot_plot_of_a_loop_has_diagonals_at_the_period(collection) -> None:  # 
 def test_dot_plot_of_a_copy_against_its_source(collection) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
     rows = [db.video(videos / "copy.mp4"), db.video(videos / "looped.mp4")]
-    tracks = load_tracks(db, rows)
+    tracks = db.tracks(rows)
     copy, looped = (tracks[r.id] for r in rows)
     xs, ys = match_dots(copy, looped, radius=8, min_detail=4.0, min_gap=1.0)
     # copy frame c shows clip frame c, which looped shows at 60 + c, 150 + c and 240 + c
@@ -322,7 +320,7 @@ def test_report_on_named_videos_keeps_their_groups(collection, tmp_path: Path) -
 def test_report_with_thousands_of_groups_stays_small(collection, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
     row = db.video(videos / "looped.mp4")
-    track = load_tracks(db, [row])[row.id]
+    track = db.tracks([row])[row.id]
 
     def occurrence(first: int) -> Occurrence:
         return Occurrence(row.id, first, first + 9, track.times[first], track.times[first + 9])
@@ -331,7 +329,7 @@ def test_report_with_thousands_of_groups_stays_small(collection, tmp_path, monke
         Group((occurrence(k % 80), occurrence(90 + k % 80), occurrence(180 + k % 80)), 10, 1 / 3)
         for k in range(3000)
     ]
-    monkeypatch.setattr(report_module, "find_groups", lambda *a, **k: many)
+    monkeypatch.setattr(FrameDB, "matches", lambda *a, **k: many)
     out = tmp_path / "many.html"
     result = write_report(db, out, strips=10)
     html = out.read_text()
