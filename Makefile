@@ -21,6 +21,8 @@ demo: install
 	$(FRAMEDB) ingest demo
 	$(FRAMEDB) videos
 	$(FRAMEDB) where demo/looped.mp4 5.5s
+	$(FRAMEDB) loops demo/looped.mp4
+	$(FRAMEDB) matches demo/reupload.mp4
 	$(FRAMEDB) check
 
 lint: install
