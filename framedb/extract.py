@@ -48,7 +48,8 @@ def hash_video(
             for batch in reader.batches():
                 pts.append(batch.pts)
                 times.append(batch.times)
-                codes.append(hashing.compute(batch.grey, spec))
+                rows, cols = hashing.content_box(batch.grey)
+                codes.append(hashing.compute(batch.grey[:, rows, cols], spec))
                 detail.append(hashing.detail(batch.grey))
                 if on_batch:
                     on_batch(len(batch.pts))

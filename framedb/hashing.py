@@ -17,6 +17,7 @@ from framedb.errors import BadArgumentError
 GREY_SIZE = 64
 KINDS = ("ahash", "dhash", "phash")
 DETAIL_SIZE = 16
+BAR_LEVEL = 24  # grey level below which an edge row or column counts as a black bar
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,24 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         flat = coeffs.reshape(coeffs.shape[0], -1)
         bits = flat > np.median(flat, axis=1, keepdims=True)
     return _pack(bits)
+
+
+def content_box(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[slice, slice]:
+    """Rows and columns of a batch that hold picture: black bars (letterbox, pillarbox) that
+    stay dark in every picture of the batch are left out, so that a boxed copy hashes like its
+    source. Returns the whole picture when the bars would leave less than half of it (a dark
+    scene, not bars)."""
+    batch = grey if grey.ndim == 3 else grey[None]
+    height, width = batch.shape[1:]
+    rows = np.flatnonzero(batch.max(axis=(0, 2)) > dark)
+    cols = np.flatnonzero(batch.max(axis=(0, 1)) > dark)
+    whole = (slice(0, height), slice(0, width))
+    if not len(rows) or not len(cols):
+        return whole
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if bottom - top < height // 2 or right - left < width // 2:
+        return whole
+    return slice(int(top), int(bottom)), slice(int(left), int(right))
 
 
 def detail(grey: np.ndarray) -> np.ndarray:

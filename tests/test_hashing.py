@@ -94,3 +94,26 @@ def test_value_type_round_trips_and_subtracts() -> None:
 def test_bad_specs_are_refused(kind: str, size: int) -> None:
     with pytest.raises(BadArgumentError):
         HashSpec(kind, size)
+
+
+def test_black_bars_are_left_out_of_the_hash() -> None:
+    # The same footage squeezed between letterbox bars, and between pillarbox bars.
+    frames = np.stack([grey(4, t) for t in (0.0, 0.5, 1.0)])
+    boxed = np.zeros_like(frames)
+    boxed[:, 8:56] = hashing.resize(frames, 48, 64).round().astype(np.uint8)
+    pillar = np.zeros_like(frames)
+    pillar[:, :, 10:54] = hashing.resize(frames, 64, 44).round().astype(np.uint8)
+    assert hashing.content_box(boxed) == (slice(8, 56), slice(0, 64))
+    assert hashing.content_box(pillar) == (slice(0, 64), slice(10, 54))
+    assert hashing.content_box(frames) == (slice(0, 64), slice(0, 64))
+    spec = HashSpec()
+    plain = hashing.compute(frames, spec)
+    for picture in (boxed, pillar):
+        rows, cols = hashing.content_box(picture)
+        assert hashing.hamming(plain, hashing.compute(picture[:, rows, cols], spec)).max() <= 6
+        assert hashing.hamming(plain, hashing.compute(picture, spec)).min() >= 10  # untrimmed: far
+
+
+def test_dark_scenes_are_not_mistaken_for_bars() -> None:
+    dim = (grey(4, 0.0) // 16).astype(np.uint8)[None]  # everything below the bar level
+    assert hashing.content_box(dim) == (slice(0, 64), slice(0, 64))
