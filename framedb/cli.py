@@ -344,7 +344,7 @@ def show(
 ) -> None:
     """Two frames side by side with their difference: FIRST and SECOND are VIDEO@FRAME, FRAME an
     ordinal (120) or a time (12.5s, 00:01:02.500)."""
-    from framedb.report import compare, write_png
+    from framedb.show import compare, write_png
 
     result = compare(_open(ctx), first, second, gain=gain)
     size = write_png(result.image, output)
@@ -410,8 +410,8 @@ def tune(
 ) -> None:
     """Sweep hash settings over VIDEO (stored, or any file): exact-hash buckets and the loop groups
     found per setting, from one decoding pass."""
-    from framedb.report import tune as sweep
-    from framedb.report import tune_source, write_tune_plot
+    from framedb.tune import tune as sweep
+    from framedb.tune import tune_source, write_tune_plot
 
     try:
         wanted = [int(s) for s in sizes.split(",") if s.strip()]

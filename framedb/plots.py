@@ -8,15 +8,42 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from framedb.report import TuneResult
-
 DOT_COLOUR = "#1f3a93"
 DPI = 100
+
+
+class SweepSetting(Protocol):
+    """What tune_plot reads of one setting of a sweep (framedb.tune.TuneSetting; the counts it
+    draws are read by name)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def coverage(self) -> float: ...
+
+
+class Sweep(Protocol):
+    """What tune_plot reads of a sweep (framedb.tune.TuneResult): charts import none of the
+    modules that call them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def detailed(self) -> int: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+    @property
+    def settings(self) -> Sequence[SweepSetting]: ...
+    @property
+    def current(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -138,7 +165,7 @@ def dot_plot(
     return _render(fig, ax)
 
 
-def tune_plot(result: TuneResult) -> Plot:
+def tune_plot(result: Sweep) -> Plot:
     """The hash-resolution sweep: exact-hash buckets (left) and matched loop groups (right)."""
     from matplotlib.ticker import MaxNLocator
 

@@ -303,6 +303,19 @@ class Store:
         ).where(frames.c.video_id == video_id, frames.c.ordinal == ordinal)
         return _arrays(conn.execute(query).all(), nbytes, video_id=video_id)
 
+    def frame_pts(
+        self, conn: Connection, video_id: int, ordinals: Sequence[int]
+    ) -> list[tuple[int, int, float, bytes]]:
+        """(ordinal, pts, time, hash) of these frames of one video, what seeking to a frame in its
+        file needs (any order; ordinals with no stored frame are left out)."""
+        rows: list[tuple[int, int, float, bytes]] = []
+        cols = (frames.c.ordinal, frames.c.pts, frames.c.time, frames.c.hash)
+        for start in range(0, len(ordinals), 5000):
+            chunk = [int(o) for o in ordinals[start : start + 5000]]
+            query = select(*cols).where(frames.c.video_id == video_id, frames.c.ordinal.in_(chunk))
+            rows.extend((int(o), int(p), float(t), bytes(h)) for o, p, t, h in conn.execute(query))
+        return rows
+
     def ordinal_at(self, conn: Connection, video_id: int, seconds: float, count: int) -> int:
         """The last frame shown at or before `seconds` (-1 if none): a binary search over
         ordinals with point queries, as frame times rise with ordinals."""

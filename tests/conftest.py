@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.evidence import collection  # noqa: F401  (fixture: the ingested collection)
 from tests.media import Segment, write_video
 
 FPS = 30
