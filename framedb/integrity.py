@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from framedb.index import FrameIndex
-from framedb.lock import WriterLock
+from framedb.lock import writer_lock
 from framedb.store import frames
 
 if TYPE_CHECKING:
@@ -47,8 +47,13 @@ def check(db: FrameDB, *, repair: bool = False) -> CheckReport:
     orphans = sorted(set(per_video) - known)
     if orphans:
         report.problems.append(f"frames of {len(orphans)} unknown video id(s): {orphans[:5]}")
-    if FrameIndex.load(db.index_path, db.database_id, generation, db.spec.bits) is None:
-        report.repaired.append(f"{db.index_path}: missing or stale; rebuilt from SQL")
+    on_disk = FrameIndex.load(db.index_path, db.database_id, generation, db.spec.bits)
+    if on_disk is None:
+        report.repaired.append(f"{db.index_path}: missing or stale; brought up to date from SQL")
+    elif not on_disk.verify():  # queries read it in place: check every byte of it here
+        db.index_path.unlink(missing_ok=True)
+        db._index = None
+        report.repaired.append(f"{db.index_path}: damaged (checksum); rebuilt from SQL")
     index_ids = np.sort(db.index().ids())
     report.index_frames = len(index_ids)
     if not np.array_equal(index_ids, sql_ids):
@@ -67,7 +72,7 @@ def _repair(db: FrameDB, broken: list[int], orphans: list[int]) -> list[str]:
     """Drop videos whose frames disagree with their row (the next ingest stores them again) and
     orphan frames; the index follows from the new generation."""
     notes = []
-    with WriterLock(db.index_path, db.location), db.store.writing() as conn:
+    with writer_lock(db), db.store.writing() as conn:
         for video_id in broken:
             db.store.delete_video(conn, video_id)
             notes.append(f"video {video_id}: removed; ingest it again")

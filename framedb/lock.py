@@ -1,13 +1,24 @@
-"""One writer at a time: an exclusive lock file beside the index, held for a whole ingest."""
+"""One writer at a time, held for a whole ingest: an exclusive lock file beside the index for
+SQLite, a session-level advisory lock in the server for PostgreSQL (which writers on other machines
+share)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from framedb.errors import FrameDBError
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from framedb.errors import DatabaseError, FrameDBError
+from framedb.store import is_postgres, lock_key
+
+if TYPE_CHECKING:
+    from framedb.api import FrameDB
 
 
 class DatabaseBusyError(FrameDBError, BlockingIOError):
@@ -43,3 +54,74 @@ class WriterLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class AdvisoryWriterLock:
+    """`pg_try_advisory_lock` on a connection of its own, kept open while the lock is held: the
+    server releases it when that session ends, so a writer that dies or loses its machine never
+    leaves it behind. The connection's application name says who holds it."""
+
+    def __init__(self, db: FrameDB) -> None:
+        self.db = db
+        self._conn: Connection | None = None
+        self._key = 0
+
+    def __enter__(self) -> AdvisoryWriterLock:
+        try:
+            conn = self.db.store.engine.connect()
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise DatabaseError(
+                f"{self.db.location}: cannot take the writer lock ({reason})"
+            ) from exc
+        conn.detach()  # closing it ends the session (and the lock) instead of pooling it
+        try:
+            me = f"framedb writer pid {os.getpid()} on {socket.gethostname()}"
+            conn.execute(text("SELECT set_config('application_name', :me, false)"), {"me": me})
+            self._key = lock_key(conn, "writer")
+            taken = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})
+            if not taken.scalar_one():
+                holder = self._holder(conn)
+                raise DatabaseBusyError(
+                    f"{self.db.location}: another framedb process ({holder}) is writing to this "
+                    "database; wait for it to finish, then run the command again"
+                )
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return self
+
+    def _holder(self, conn: Connection) -> str:
+        """Who holds the lock, from the server's own view of the sessions."""
+        row = conn.execute(
+            text(
+                "SELECT a.application_name, a.client_addr FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                "AND l.granted AND l.database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database()) "
+                "AND (l.classid::bigint << 32 | l.objid::bigint) = :k"
+            ),
+            {"k": self._key},
+        ).first()
+        if row is None:
+            return "another session"
+        name = str(row[0] or "another session").removeprefix("framedb writer ")
+        return f"{name}, connected from {row[1]}" if row[1] else name
+
+    def __exit__(self, *exc: object) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):  # closing the session releases it anyway
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+        conn.close()
+
+
+def writer_lock(db: FrameDB) -> WriterLock | AdvisoryWriterLock:
+    """The lock that keeps writers of `db` apart: in PostgreSQL across machines, in the server;
+    for SQLite a lock file beside the index."""
+    if is_postgres(db.store.engine):
+        return AdvisoryWriterLock(db)
+    return WriterLock(db.index_path, db.location)

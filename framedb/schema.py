@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 from framedb.errors import DatabaseError
+from framedb.store import serialise_writes
 
 HEAD = "0001"
 
@@ -49,6 +50,7 @@ def ensure_schema(engine: Engine, where: str) -> None:
         )
     with engine.connect() as conn:
         conn = conn.execution_options(framedb_write=True)
+        serialise_writes(conn)  # PostgreSQL: two first opens must not both create the tables
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
         conn.commit()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import backend, pg  # noqa: F401  (fixtures: SQLite and PostgreSQL stores)
 from tests.evidence import collection  # noqa: F401  (fixture: the ingested collection)
 from tests.media import Segment, write_video
 
