@@ -80,7 +80,26 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """CPU model, cores, memory and the versions that the figures depend on."""
+    import sqlite3
+
+    import av
+    import faiss
+    import numpy
+
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next(ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{model}, {os.cpu_count()} cores (shared), {memory:.0f} GiB; Python "
+        f"{platform.python_version()}, PyAV {av.__version__} (libavcodec "
+        f"{av.library_versions['libavcodec'][0]}), numpy {numpy.__version__}, "
+        f"faiss {faiss.__version__}, SQLite {sqlite3.sqlite_version}"
+    )
 
 
 def table(rows: list[tuple[str, str, str]]) -> str:

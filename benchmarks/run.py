@@ -1,7 +1,10 @@
 """`make bench`: every benchmark with its baseline from the same run, as one Markdown table.
 
-Inputs are generated on first use and kept in bench-data/ (FRAMEDB_BENCH_DATA to move it).
-`--quick` runs smaller cases (for a smoke test); the README's table comes from a full run.
+Inputs are generated on first use and kept in bench-data/ (FRAMEDB_BENCH_DATA to move it):
+a 3-minute 720p30 H.264 file, 24 short 320x180 clips, a 24-hour 160x90 loop video made by
+remuxing (about 1 GB), and a 10 M-frame synthetic collection (written and deleted each run).
+A full run takes about 25 minutes on 2 cores and writes the table to benchmarks/RESULTS.md;
+`--quick` runs small cases (a smoke test of a few minutes) and only prints.
 """
 
 from __future__ import annotations
@@ -14,21 +17,68 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest_speed  # noqa: E402
+import long_loop  # noqa: E402
+import many_videos  # noqa: E402
 import queries  # noqa: E402
 from common import machine, table  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small inputs: a smoke test")
+    parser.add_argument(
+        "--only",
+        choices=["ingest", "jobs", "long", "queries"],
+        action="append",
+        help="run only these cases (repeatable)",
+    )
     args = parser.parse_args()
+    quick = args.quick
+    cases = args.only or ["ingest", "jobs", "long", "queries"]
     started = time.perf_counter()
-    rows = []
-    rows += ingest_speed.measure(seconds=20 if args.quick else 180, repeats=2 if args.quick else 3)
-    rows += queries.measure(frames=200_000 if args.quick else 1_000_000)
-    print(f"framedb benchmarks on {machine()}, {time.strftime('%Y-%m-%d')}")
-    print(table(rows))
-    print(f"(took {time.perf_counter() - started:.0f} s)")
+    rows: list[tuple[str, str, str]] = []
+    took: list[str] = []
+
+    def case(name: str, rows_of: object) -> None:
+        t = time.perf_counter()
+        rows.extend(rows_of())  # type: ignore[operator]
+        took.append(f"{name} {time.perf_counter() - t:.0f} s")
+        print(f"[{name} done in {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)
+
+    if "ingest" in cases:
+        case(
+            "ingest",
+            lambda: ingest_speed.measure(seconds=20 if quick else 180, repeats=2 if quick else 3),
+        )
+    if "jobs" in cases:
+        case(
+            "jobs",
+            lambda: many_videos.measure(
+                count=8 if quick else 24, seconds=10 if quick else 20, repeats=2 if quick else 3
+            ),
+        )
+    if "long" in cases:
+        case("long", lambda: long_loop.measure(hours=0.5 if quick else 24.0))
+    if "queries" in cases:
+        case("queries", lambda: queries.measure(frames=300_000 if quick else 10_000_000))
+    head = f"framedb benchmarks on {machine()}, {time.strftime('%Y-%m-%d')}"
+    text = f"{head}\n\n{table(rows)}\n\n(took {time.perf_counter() - started:.0f} s: "
+    text += ", ".join(took) + ")\n"
+    print(text)
+    if not quick and not args.only:
+        RESULTS.write_text(_results(text))
+
+
+def _results(text: str) -> str:
+    command = "make bench  # = .venv/bin/python benchmarks/run.py"
+    return (
+        "# Benchmark results\n\n"
+        "The latest full run of `make bench`; ratios compare against a baseline measured in the\n"
+        "same run (alternating, best of N where repeated). Re-run with:\n\n"
+        f"```\n{command}\n```\n\n{text}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,16 +29,26 @@ from framedb.errors import (
 )
 from framedb.hashing import HashSpec
 from framedb.index import FrameIndex, Manifest
-from framedb.lock import WriterLock
-from framedb.store import DONE, FAILED, PARTIAL, FrameArrays, Store, VideoRow, make_engine
+from framedb.lock import writer_lock
+from framedb.store import (
+    DONE,
+    PARTIAL,
+    FrameArrays,
+    Store,
+    VideoRow,
+    index_cache_path,
+    make_engine,
+)
 
 if TYPE_CHECKING:
+    from framedb.catchup import CommitWatch
     from framedb.extract import HashedVideo
     from framedb.match import Group, LoopSummary, MatchParams, Occurrence, Track
 
 DEFAULT_DB = "framedb.db"
-DEFAULT_RADIUS = 6
-DEFAULT_MIN_DETAIL = 4.0
+# Re-encoded and rescaled copies of a frame stay within 8 bits of a 64-bit phash for nearly every
+# frame (benchmarks/accuracy.py); unrelated frames sit near 32.
+DEFAULT_RADIUS = 8
 # Matching frames of one video at most this many ordinals apart belong to one occurrence: a frame
 # or two just over the radius (compression noise) must not split it.
 RUN_GAP = 4
@@ -137,6 +146,8 @@ class FrameDB:
         self.location = where
         self._index: FrameIndex | None = None
         self._index_generation = -1
+        self._index_version: int | None = None  # the database's data_version when cached
+        self._watch: CommitWatch | None = None
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -158,7 +169,7 @@ class FrameDB:
         text = os.fspath(target)
         if "://" in text:
             url, where = text, _hide_password(text)
-            default_index = Path.cwd() / "framedb-index.faiss"
+            default_index = None  # a server database: cached per database id, below
         else:
             path = Path(text).expanduser().absolute()
             if path.is_dir():
@@ -185,11 +196,18 @@ class FrameDB:
                     "command again"
                 ) from exc
             raise DatabaseError(f"{where}: cannot open as a framedb database ({reason})") from exc
-        return cls(store, Path(index_path) if index_path else default_index, settings, where)
+        index = (
+            Path(index_path)
+            if index_path
+            else default_index or index_cache_path(settings["database_id"])
+        )
+        return cls(store, index, settings, where)
 
     def close(self) -> None:
         self.store.engine.dispose()
         self._index = None
+        if self._watch is not None:
+            self._watch.close()
 
     def __enter__(self) -> FrameDB:
         return self
@@ -238,7 +256,7 @@ class FrameDB:
         """Delete a video, its frames and their index entries."""
         row = self.video(name)
         with (
-            WriterLock(self.index_path, self.location),
+            writer_lock(self),
             self._updating_index() as changes,
             self.store.writing() as conn,
         ):
@@ -254,20 +272,23 @@ class FrameDB:
         timeout: float | None = 600.0,
         on_result: ResultFn | None = None,
         on_progress: ProgressFn | None = None,
+        cluster: str | None = None,
     ) -> list[IngestResult]:
         """Decode and store every frame of every new or changed video under `paths`.
 
         Unchanged files are skipped; a moved file is recognised by its content and only its path
         is updated. Each video is written in one transaction; the index is updated once at the end.
         Files are decoded in worker processes; one that makes no progress for `timeout` seconds
-        (or crashes its decoder) fails alone.
+        (or crashes its decoder) fails alone. `cluster` (a Dask scheduler address, or "local" for
+        `jobs` local Dask workers) decodes on a cluster instead; this process still stores.
         """
         from framedb.ingest import Ingest
 
         results: list[IngestResult] = []
-        with WriterLock(self.index_path, self.location), self._updating_index() as changes:
+        with writer_lock(self), self._updating_index() as changes:
             run = Ingest(self.store, self.spec, changes, on_progress)
-            for result in run.run(files.expand(list(paths)), jobs=jobs, timeout=timeout):
+            inputs = files.expand(list(paths))
+            for result in run.run(inputs, jobs=jobs, timeout=timeout, cluster=cluster):
                 results.append(result)
                 if on_result:
                     on_result(result)
@@ -293,7 +314,7 @@ class FrameDB:
         ordinal = self._ordinal(row, frame)
         data = self._frame_at(row, ordinal)
         ref = FrameRef(row.path, row.id, ordinal, float(data.times[0]))
-        if data.detail[0] < DEFAULT_MIN_DETAIL:
+        if data.detail[0] < hashing.FLAT_DETAIL:
             return WhereResult(ref, [], _flat_note(f"frame {ordinal} of {row.path}"))
         hits = self._search(data.codes[0], radius, limit, exclude=(row.id, ordinal))
         return WhereResult(ref, hits)
@@ -440,7 +461,7 @@ class FrameDB:
         from framedb.decode import grey_of_image
 
         grey = grey_of_image(Path(image))
-        if hashing.detail(grey)[0] < DEFAULT_MIN_DETAIL:
+        if hashing.detail(grey)[0] < hashing.FLAT_DETAIL:
             return WhereResult(None, [], _flat_note(str(image)))
         code = hashing.compute(grey, self.spec)[0]
         return WhereResult(None, self._search(code, radius, limit, exclude=None))
@@ -494,31 +515,64 @@ class FrameDB:
 
     # -- the index ---------------------------------------------------------------------------
     def index(self) -> FrameIndex:
-        """The FAISS index for the current generation: loaded from its file, or rebuilt from SQL."""
-        with self.store.reading() as conn:
-            generation = self.store.generation(conn)
-        if self._index is not None and self._index_generation == generation:
-            return self._index
-        index = FrameIndex.load(self.index_path, self.database_id, generation, self.spec.bits)
-        if index is None:
-            index, generation = self._rebuild_index()
-        self._index, self._index_generation = index, generation
+        """The index for the current generation: the one in memory or in its file, caught up
+        with the videos added and removed since (framedb.catchup), or rebuilt from SQL."""
+        index, worth_saving = self._current_index()
+        if worth_saving:
+            self._save_index(index)
         return index
 
-    def _rebuild_index(self) -> tuple[FrameIndex, int]:
-        index = FrameIndex(self.spec.bits)
+    def _current_index(self) -> tuple[FrameIndex, bool]:
+        """(index, whether it is worth saving: rebuilt from SQL, or caught up by many frames);
+        caching it in memory."""
+        from framedb import catchup
+
+        rebuilt = False
+        changed: int | None = 0
+        if self._watch is None:
+            self._watch = catchup.CommitWatch(self.store.engine)
+        version = self._watch.version()  # before the generation: a commit between is seen next time
+        if self._index is not None and version is not None and version == self._index_version:
+            return self._index, False  # nothing committed since the index was current
         with self.store.reading() as conn:
             generation = self.store.generation(conn)
-            for ids, codes in self.store.all_codes(conn, self.spec.nbytes):
-                index.add(ids, codes)
-        self._save_index(index, generation)
+            if self._index is not None and self._index_generation == generation:
+                self._index_version = version
+                return self._index, False
+            index = self._index
+            self._index = None
+            if index is None:
+                index = FrameIndex.load_any(self.index_path, self.database_id, self.spec.bits)
+            stale = index is not None and (
+                index.manifest is None or index.manifest.generation != generation
+            )
+            if index is not None and stale:
+                changed = catchup.catch_up(index, self.store, conn)
+                if changed is None:
+                    index = None
+            if index is None:
+                index = catchup.rebuild(self.store, conn, self.database_id, self.spec.bits)
+                rebuilt = True
+        self._index, self._index_generation = index, generation
+        self._index_version = version
+        return index, rebuilt or (changed or 0) > max(catchup.SAVE_AFTER, len(index) // 8)
+
+    def _rebuild_index(self) -> tuple[FrameIndex, int]:
+        from framedb import catchup
+
+        with self.store.reading() as conn:
+            index = catchup.rebuild(self.store, conn, self.database_id, self.spec.bits)
+        self._save_index(index)
+        generation = index.manifest.generation if index.manifest else -1
+        self._index, self._index_generation = index, generation
         return index, generation
 
-    def _save_index(self, index: FrameIndex, generation: int) -> None:
-        manifest = Manifest(self.database_id, generation, len(index), self.spec.bits)
-        # In a read-only place the rebuilt index still serves this process.
+    def _save_index(self, index: FrameIndex) -> None:
+        if index.manifest is None:
+            return
+        # In a read-only place the index still serves this process.
         with contextlib.suppress(OSError):
-            index.save(self.index_path, manifest)
+            index.save(self.index_path, index.manifest)
 
     def _updating_index(self) -> _IndexUpdate:
         return _IndexUpdate(self)
@@ -547,21 +601,29 @@ class _IndexUpdate:
     def __exit__(self, *exc: object) -> None:
         if not self.added and not any(len(r) for r in self.removed):
             return
+        from framedb import catchup
+
         db = self.db
         with db.store.reading() as conn:
             generation = db.store.generation(conn)
+            held = catchup.stored_videos(conn)
         if generation == self.start:  # the changes were rolled back (every commit bumps it)
             return
         index = FrameIndex.load(db.index_path, db.database_id, self.start, db.spec.bits)
-        if index is None:
+        if index is None and self.start == 0:  # a new database: nothing to read back
+            index = FrameIndex(db.spec.bits)
+        if index is not None:  # apply what this writer did, in memory, without reading it back
+            for ids in self.removed:
+                index.remove(ids)
+            for ids, codes in self.added:
+                index.add(ids, codes)
+            index.manifest = Manifest(db.database_id, generation, len(index), db.spec.bits, held)
+            if len(index) != sum(n for _, _, n, _ in held):
+                index = None
+        if index is None:  # the file is older (or gone): catch it up from SQL, or rebuild
             db._index = None
-            db._index, db._index_generation = db._rebuild_index()
-            return
-        for ids in self.removed:
-            index.remove(ids)
-        for ids, codes in self.added:
-            index.add(ids, codes)
-        db._save_index(index, generation)
+            index, _ = db._current_index()
+        db._save_index(index)
         db._index, db._index_generation = index, generation
 
 
@@ -570,7 +632,7 @@ def _runs(
 ) -> Iterable[tuple[int, tuple[int, float, int], int, int, float, float]]:
     """Group matching frames into runs of near-consecutive ordinals per video; name each run's
     best (nearest) frame."""
-    keep = found.detail >= DEFAULT_MIN_DETAIL
+    keep = found.detail >= hashing.FLAT_DETAIL
     order = np.lexsort((found.ordinals[keep], found.video_ids[keep]))
     vids = found.video_ids[keep][order]
     ords = found.ordinals[keep][order]
@@ -676,16 +738,13 @@ def video_row_values(
 
 
 __all__ = [
+    "CheckReport",
     "FrameDB",
-    "IngestResult",
     "FrameRef",
     "Hit",
+    "IngestResult",
+    "Loops",
     "WhereResult",
-    "CheckReport",
-    "Fraction",
-    "NotAVideoError",
     "format_time",
     "parse_time",
-    "video_row_values",
-    "FAILED",
 ]

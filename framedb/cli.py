@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 def _open(ctx: click.Context) -> FrameDB:
     from framedb.api import FrameDB
 
-    db = FrameDB.open(ctx.obj["db"], hash_kind=ctx.obj["hash_kind"], hash_size=ctx.obj["hash_size"])
+    db = FrameDB.open(
+        ctx.obj["db"],
+        hash_kind=ctx.obj["hash_kind"],
+        hash_size=ctx.obj["hash_size"],
+        index_path=ctx.obj.get("index"),
+    )
     ctx.call_on_close(db.close)
     return db
 
@@ -45,9 +50,17 @@ def _emit(document: Any) -> None:
     show_default=True,
     help="Hash for a NEW database: ahash, dhash or phash with N (N x N bits), e.g. ahash24.",
 )
+@click.option(
+    "--index",
+    "index_path",
+    envvar="FRAMEDB_INDEX",
+    type=click.Path(dir_okay=False),
+    help="Where this machine keeps the FAISS index; also $FRAMEDB_INDEX. Default: DB.faiss "
+    "beside a SQLite file, a per-database file in ~/.cache/framedb for a server URL.",
+)
 @click.version_option(package_name="framedb")
 @click.pass_context
-def cli(ctx: click.Context, db: str, hash_name: str) -> None:
+def cli(ctx: click.Context, db: str, hash_name: str, index_path: str | None) -> None:
     """Find repeated and reused footage in video: ingest once, query many times."""
     from framedb.hashing import KINDS
 
@@ -57,7 +70,7 @@ def cli(ctx: click.Context, db: str, hash_name: str) -> None:
         raise click.BadParameter(
             f"{hash_name!r}: use a kind and a size, e.g. phash8 or ahash24", param_hint="--hash"
         )
-    ctx.obj = {"db": db, "hash_kind": kind, "hash_size": int(size)}
+    ctx.obj = {"db": db, "hash_kind": kind, "hash_size": int(size), "index": index_path}
 
 
 @cli.command()
@@ -78,12 +91,27 @@ def cli(ctx: click.Context, db: str, hash_name: str) -> None:
     metavar="SECONDS",
     help="Give up a file whose decoder makes no progress for this long (hung or looping).",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Decode on a Dask cluster (tcp://scheduler:8786; `local` starts --jobs local workers); "
+    "the files must be readable by the workers at the same paths.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per video (JSON lines).")
 @click.pass_context
 def ingest(
-    ctx: click.Context, paths: tuple[str, ...], jobs: int, timeout: float, as_json: bool
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    jobs: int,
+    timeout: float,
+    cluster: str | None,
+    as_json: bool,
 ) -> int:
     """Decode every frame of the videos in PATHS (files or folders) and store their hashes."""
+    if not cluster:  # start decoding the first file while the database is being opened
+        from framedb.workers import prefetch
+
+        prefetch(paths, ctx.obj["hash_kind"], ctx.obj["hash_size"], jobs)
     from tqdm import tqdm
 
     db = _open(ctx)
@@ -127,7 +155,12 @@ def ingest(
 
     try:
         results = db.ingest(
-            list(paths), jobs=jobs, timeout=timeout, on_result=show, on_progress=progress
+            list(paths),
+            jobs=jobs,
+            timeout=timeout,
+            on_result=show,
+            on_progress=progress,
+            cluster=cluster,
         )
     finally:
         bar.close()

@@ -24,6 +24,7 @@ from framedb.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
 
 if TYPE_CHECKING:
     from framedb.api import IngestResult, _IndexUpdate
+    from framedb.cluster import DaskPool
 
 SKIPPED = "skipped"
 
@@ -74,21 +75,30 @@ class Ingest:
         *,
         jobs: int = 1,
         timeout: float | None = DEFAULT_TIMEOUT,
+        cluster: str | None = None,
     ) -> Iterator[IngestResult]:
         """Ingest every input; `jobs` files are decoded at once, each in a worker process that is
-        given up after `timeout` seconds without progress."""
+        given up after `timeout` seconds without progress. With `cluster` (a Dask scheduler
+        address, or "local"), the cluster's workers decode instead (framedb.cluster)."""
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, not {jobs}")
         threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
-        with WorkerPool(jobs, timeout=timeout, on_progress=self._progress) as pool:
+        pool: WorkerPool | DaskPool
+        if cluster is None:
+            pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress)
+        else:
+            from framedb.cluster import DaskPool
+
+            pool = DaskPool.connect(cluster, jobs=jobs, timeout=timeout, on_progress=self._progress)
+        with pool:
             queue: deque[_Entry] = deque()
             for item in inputs:
                 queue.append(self._admit(item, queue, pool, threads))
-                yield from self._drain(queue, pool, threads, keep=2 * jobs)
+                yield from self._drain(queue, pool, threads, keep=2 * pool.size)
             yield from self._drain(queue, pool, threads, keep=0)
 
     def _admit(
-        self, item: files.Input, queue: deque[_Entry], pool: WorkerPool, threads: int
+        self, item: files.Input, queue: deque[_Entry], pool: WorkerPool | DaskPool, threads: int
     ) -> _Entry:
         plan = self._plan(item)
         if not isinstance(plan, Job):
@@ -100,7 +110,7 @@ class Ingest:
         return entry
 
     def _drain(
-        self, queue: deque[_Entry], pool: WorkerPool, threads: int, keep: int
+        self, queue: deque[_Entry], pool: WorkerPool | DaskPool, threads: int, keep: int
     ) -> Iterator[IngestResult]:
         """Yield finished results from the head of the queue; wait for workers once `keep` jobs
         are outstanding (0: until the queue is empty)."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from framedb.hashing import hamming
+from framedb.hashing import FLAT_DETAIL, hamming
 
 DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two frames
 BRUTE_MAX = 2048  # below this many codes the all-pairs join is a plain blockwise comparison
@@ -107,7 +107,7 @@ class MatchParams:
     extend_radius: int = 14
     min_length: float = 1.0
     min_gap: float = 1.0
-    min_detail: float = 4.0
+    min_detail: float = FLAT_DETAIL
     max_gap: float = 0.5
     min_seeds: int = 3
     min_motion: int = 8

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import resource
 import signal
@@ -29,11 +30,13 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from framedb.errors import FrameDBError
-from framedb.extract import HashedVideo, hash_video
-from framedb.hashing import HashSpec
+
+if TYPE_CHECKING:  # imported by the workers themselves: the parent starts them without numpy/av
+    from framedb.extract import HashedVideo
+    from framedb.hashing import HashSpec
 
 # A decoder gives up a file after this many seconds without decoding a batch of frames (hung or
 # looping); a long film that keeps decoding is never cut off.
@@ -43,7 +46,7 @@ MEMORY_LIMIT = 4 << 30
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _PR_SET_PDEATHSIG = 1
 
-Outcome = tuple[HashedVideo | None, str | None]
+Outcome: TypeAlias = "tuple[HashedVideo | None, str | None]"
 Target = Callable[..., Any]
 
 
@@ -59,6 +62,8 @@ def decode_file(
     path: Path, spec: HashSpec, threads: int, on_progress: Callable[[int], None]
 ) -> Outcome:
     """The default job: decode and hash one file; errors about the file come back as text."""
+    from framedb.extract import hash_video
+
     try:
         return hash_video(path, spec, threads=threads, on_batch=on_progress), None
     except FrameDBError as exc:
@@ -68,6 +73,8 @@ def decode_file(
 def main() -> None:
     """Entry point of a worker process: `main FD MEMORY_LIMIT PARENT_PID`."""
     fd, memory_limit, parent = (int(arg) for arg in sys.argv[1:4])
+    import framedb.extract  # noqa: F401  (numpy, PyAV: loaded while the parent starts up too)
+
     _serve(Connection(fd), memory_limit or None, parent)
 
 
@@ -255,6 +262,7 @@ class WorkerPool:
             worker.kill()
         self._workers.clear()
         self._backlog.clear()
+        discard_prefetched()
 
     # -- inside ------------------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -263,6 +271,13 @@ class WorkerPool:
             if worker is None:
                 if len(self._workers) >= self.size:
                     return
+                adopted = _adopt(self._backlog[0], self.target)
+                if adopted is not None:  # already decoding this very job: take it over
+                    job = self._backlog.popleft()
+                    adopted.job = _Job(adopted.job.number if adopted.job else 0, job.key, job.args)
+                    adopted.deadline = time.monotonic() + (self.timeout or 0.0)
+                    self._workers.append(adopted)
+                    continue
                 worker = _Worker(self.memory_limit)
                 self._workers.append(worker)
             job = self._backlog.popleft()
@@ -304,6 +319,64 @@ class WorkerPool:
     def _retire(self, worker: _Worker) -> None:
         worker.kill()
         self._workers.remove(worker)
+
+
+# -- starting early --------------------------------------------------------------------------
+# Workers started by `prefetch` before the caller has opened its database, each already running
+# its first job; the first pool that submits exactly that job adopts the worker.
+_PREFETCHED: list[_Worker] = []
+_PREFETCH_NUMBERS = itertools.count(-1, -1)  # never a pool's job number (those count up from 1)
+
+
+def prefetch(
+    paths: Sequence[str | os.PathLike[str]], hash_kind: str, hash_size: int, jobs: int = 1
+) -> None:
+    """Start decoding the first input of an ingest now, before the heavy imports and the opening
+    of the database: the worker process starts (and imports PyAV) alongside them, so decoding
+    begins a few tenths of a second earlier. If the ingest then submits another job first (the
+    file is unchanged, the database uses another hash), the worker is killed unused."""
+    worker = _Worker(MEMORY_LIMIT)
+    try:
+        from framedb import files
+        from framedb.hashing import HashSpec
+
+        spec = HashSpec(hash_kind, hash_size)
+        first = next((i for i in files.expand(list(paths)) if not i.problem and not i.skip), None)
+    except (FrameDBError, OSError, ValueError):
+        first = None
+    if first is None:
+        worker.kill()
+        return
+    # The arguments Ingest.run gives this job (its decoder threads for `jobs` at once).
+    threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
+    job = _Job(next(_PREFETCH_NUMBERS), None, (first.path, spec, threads))
+    try:
+        worker.conn.send((job.number, decode_file, job.args))
+    except OSError:
+        worker.kill()
+        return
+    worker.job = job
+    _PREFETCHED.append(worker)
+
+
+def _adopt(job: _Job, target: Target) -> _Worker | None:
+    """The prefetched worker running exactly `job`, if any; a prefetched worker running anything
+    else is of no use any more (the caller's first job differs) and is killed."""
+    found = None
+    for worker in _PREFETCHED:
+        running = worker.job
+        if found is None and running and target is decode_file and running.args == job.args:
+            found = worker
+    if found is not None:
+        _PREFETCHED.remove(found)
+    discard_prefetched()
+    return found
+
+
+def discard_prefetched() -> None:
+    """Kill prefetched workers nobody adopted."""
+    while _PREFETCHED:
+        _PREFETCHED.pop().kill()
 
 
 def _worker_environment() -> dict[str, str]:

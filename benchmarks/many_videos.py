@@ -1,0 +1,70 @@
+"""Many small videos: `framedb ingest --jobs 2` against `--jobs 1` on a folder of low-resolution
+clips (one decoder cannot keep both cores busy on them), whole processes, in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import BIN, DATA, best_of, run_process
+
+
+def clips(count: int = 24, seconds: int = 20, size: str = "320x180") -> tuple[Path, int]:
+    """`count` distinct H.264 clips of FFmpeg's test pattern (each at its own quality, so that
+    no two files are the same content), made once; returns the folder and the total frames."""
+    import av
+
+    folder = DATA / f"clips-{count}x{seconds}s-{size}"
+    frames = count * seconds * 30
+    if folder.is_dir() and len(list(folder.glob("*.mp4"))) == count:
+        return folder, frames
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = (int(v) for v in size.split("x"))
+    with av.open(f"testsrc2=size={size}:rate=30:duration={seconds}", format="lavfi") as src:
+        pictures = [f.reformat(format="yuv420p") for f in src.decode(video=0)]
+    for k in range(count):
+        path = folder / f"clip{k:03d}.mp4"
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"preset": "veryfast", "crf": str(18 + k % 24), "bf": str(k % 3)}
+            for n, picture in enumerate(pictures):
+                picture.pts = n
+                for packet in stream.encode(picture):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+    return folder, frames
+
+
+def measure(count: int = 24, seconds: int = 20, repeats: int = 3) -> list[tuple[str, str, str]]:
+    folder, frames = clips(count, seconds)
+
+    def ingest(jobs: int) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "m.db"
+            return run_process([BIN / "framedb", "--db", db, "ingest", "--jobs", jobs, folder])
+
+    one, two = best_of(repeats, lambda: ingest(1), lambda: ingest(2))
+    return [
+        (
+            f"ingest {count} clips 320x180 ({frames:,} frames), --jobs 1",
+            f"{frames / one:,.0f} frames/s",
+            "baseline",
+        ),
+        ("same, --jobs 2 (one writer)", f"{frames / two:,.0f} frames/s", f"{one / two:.2f}x"),
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    sys.stdout.write(
+        "\n".join(" | ".join(r) for r in measure(args.count, args.seconds, args.repeats))
+    )
+    print()
