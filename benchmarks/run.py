@@ -72,12 +72,16 @@ def main() -> None:
 
 
 def _results(text: str) -> str:
-    command = "make bench  # = .venv/bin/python benchmarks/run.py"
+    """RESULTS.md: the table of this run, then the profiles (PROFILES.md, written by hand from
+    py-spy runs: they explain the figures and change only when the code does)."""
+    command = "make bench  # = .venv/bin/python benchmarks/run.py [--quick] [--only CASE]"
+    profiles = RESULTS.with_name("PROFILES.md")
+    notes = profiles.read_text() if profiles.exists() else ""
     return (
         "# Benchmark results\n\n"
         "The latest full run of `make bench`; ratios compare against a baseline measured in the\n"
         "same run (alternating, best of N where repeated). Re-run with:\n\n"
-        f"```\n{command}\n```\n\n{text}"
+        f"```\n{command}\n```\n\n{text}\n{notes}"
     )
 
 

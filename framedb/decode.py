@@ -300,8 +300,13 @@ class VideoReader:
         """If the container's index places frames past the end of the file (an MP4 copied or
         downloaded only in part), say so: the frames before the cut are all there is."""
         entries = self._stream.index_entries
+        count = len(entries)
+        # A cut removes the end of the file, where the last entries point: look at those and at a
+        # sample of the rest (a 24-hour file has millions of entries, each a Python object here).
+        step = max(1, count // 4096)
+        look = sorted(set(range(0, count, step)) | set(range(max(0, count - 4096), count)))
         try:
-            end = max((entries[i].pos + entries[i].size for i in range(len(entries))), default=0)
+            end = max((entries[i].pos + entries[i].size for i in look), default=0)
         except _AV_ERRORS:
             return None
         if end <= self._size:

@@ -330,3 +330,15 @@ def test_check_finds_a_damaged_index_file_and_rebuilds_it(clips: Path, tmp_path:
         assert report.ok and any("damaged" in note for note in report.repaired)
         assert _index_state(db) == _sql_state(db)
         assert FrameIndex.load(faiss_file, db.database_id, 1, 64) is not None
+
+
+def test_content_box_of_pictures_is_that_of_their_float_copies() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(300):
+        grey = rng.integers(0, 256, (int(rng.integers(1, 40)), 64, 64), np.uint8)
+        top, bottom, left, right = (int(v) for v in rng.integers(0, 24, 4))
+        grey[:, :top] = rng.integers(0, 30)
+        grey[:, 64 - bottom :] = 0
+        grey[:, :, :left] = 3
+        grey[:, :, 64 - right :] = rng.integers(0, 30)
+        assert hashing.content_box(grey) == hashing.content_box(grey.astype(np.float32))
