@@ -3,7 +3,7 @@
 Inputs are generated on first use and kept in bench-data/ (FRAMEDB_BENCH_DATA to move it):
 a 3-minute 720p30 H.264 file, 24 short 320x180 clips, a 24-hour 160x90 loop video made by
 remuxing (about 1 GB), and a 10 M-frame synthetic collection (written and deleted each run).
-A full run takes about 25 minutes on 2 cores and writes the table to benchmarks/RESULTS.md;
+A full run takes about 15 minutes on 2 cores and writes the table to benchmarks/RESULTS.md;
 `--quick` runs small cases (a smoke test of a few minutes) and only prints.
 """
 
