@@ -252,16 +252,7 @@ class VideoReader:
         while True:
             try:
                 frame = next(frames)
-                small = _grey_view(
-                    reformatter.reformat(
-                        frame,
-                        width=GREY_SIZE,
-                        height=GREY_SIZE,
-                        format="gray",
-                        interpolation=Interpolation.AREA,
-                        threads=1,
-                    )
-                )
+                small = _grey_view(_scale(reformatter, frame))
             except StopIteration:
                 break
             except _AV_ERRORS as exc:
@@ -347,7 +338,13 @@ def grey_of_image(path: Path) -> np.ndarray:
     except (UnidentifiedImageError, OSError) as exc:
         raise NotAVideoError(f"{path}: not a picture Pillow can read ({_reason(exc)})") from exc
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    small = VideoReformatter().reformat(
+    return _scale(VideoReformatter(), frame).to_ndarray()[None]
+
+
+def _scale(reformatter: VideoReformatter, frame: Any) -> Any:
+    """The one scaling call every picture goes through (video frames and pictures alike, so a
+    screenshot hashes like the frame it shows): GREY_SIZE square, grey, area filter, one thread."""
+    return reformatter.reformat(
         frame,
         width=GREY_SIZE,
         height=GREY_SIZE,
@@ -355,4 +352,3 @@ def grey_of_image(path: Path) -> np.ndarray:
         interpolation=Interpolation.AREA,
         threads=1,
     )
-    return small.to_ndarray()[None]
