@@ -4,15 +4,15 @@ between processes (a few dozen bytes per frame)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from framedb import hashing
-from framedb.decode import MAX_PIXELS, VideoInfo, VideoReader
+from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoInfo, VideoReader, available_cores
 from framedb.errors import DecodeError
 from framedb.hashing import HashSpec
+from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError, can_fork
 
 
 @dataclass
@@ -40,29 +40,62 @@ def hash_video(
     on_batch: Callable[[int], None] | None = None,
 ) -> HashedVideo:
     """Decode `path` once and hash each frame. Raises NotAVideoError when it cannot be opened;
-    `on_batch(n)` is told how many frames each batch added; `threads` 0 lets FFmpeg choose."""
-    pts, times, codes, detail = [], [], [], []
-    error = None
+    `on_batch(n)` is told how many frames each batch added. `threads` is the number of cores this
+    video may use (0: all of them); small frames decode fastest on one thread, so with a core to
+    spare their scaling and hashing run in a helper process (framedb.offload)."""
     with VideoReader(path, max_pixels=max_pixels, threads=threads) as reader:
+        hasher: InlineHasher | ForkedHasher
+        if _spare_core(reader, threads):
+            hasher = ForkedHasher(spec, reader.info.rotation, reader.name)
+        else:
+            hasher = InlineHasher(spec, reader.info.rotation)
+        with hasher:
+            return _hash_all(reader, hasher, spec, on_batch)
+
+
+def _spare_core(reader: VideoReader, threads: int) -> bool:
+    """Whether a core is left over after the decoder's threads, and the frames are small enough
+    to be worth handing to a helper process."""
+    cores = threads or available_cores()
+    small = reader.info.width * reader.info.height <= SMALL_FRAME
+    return small and cores > reader.decoder_threads and can_fork()
+
+
+def _hash_all(
+    reader: VideoReader,
+    hasher: InlineHasher | ForkedHasher,
+    spec: HashSpec,
+    on_batch: Callable[[int], None] | None,
+) -> HashedVideo:
+    pts: list[int] = []
+    batches: list[HashedBatch] = []
+    error = None
+
+    def keep(found: Iterable[HashedBatch]) -> None:
+        for batch in found:
+            batches.append(batch)
+            if on_batch:
+                on_batch(len(batch.codes))
+
+    try:
         try:
-            for batch in reader.batches():
-                pts.append(batch.pts)
-                times.append(batch.times)
-                rows, cols = hashing.content_box(batch.grey)
-                codes.append(hashing.compute(batch.grey[:, rows, cols], spec))
-                detail.append(hashing.detail(batch.grey))
-                if on_batch:
-                    on_batch(len(batch.pts))
+            for chunk_pts, frames in reader.chunks(hasher.chunk):
+                pts.extend(chunk_pts)
+                hasher.put(frames)
+                keep(hasher.ready())
         except DecodeError as exc:
             error = str(exc)
-        info = reader.info
-    if not pts:
-        pts, times = [np.empty(0, np.int64)], [np.empty(0, np.float64)]
-        codes, detail = [np.empty((0, spec.nbytes), np.uint8)], [np.empty(0, np.float32)]
+        keep(hasher.finish())
+    except ScaleError as exc:
+        keep(hasher.ready())
+        error = str(reader.stopped(exc.reason, exc.kept))
+    codes = [b.codes for b in batches] or [np.empty((0, spec.nbytes), np.uint8)]
+    detail = [b.detail for b in batches] or [np.empty(0, np.float32)]
+    stamps = reader.batch(pts, np.empty((sum(len(c) for c in codes), 0)))
     return HashedVideo(
-        info=info,
-        pts=np.concatenate(pts),
-        times=np.concatenate(times),
+        info=reader.info,
+        pts=stamps.pts,
+        times=stamps.times,
         codes=np.concatenate(codes),
         detail=np.concatenate(detail),
         error=error,

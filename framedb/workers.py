@@ -81,7 +81,7 @@ def main() -> None:
 def _serve(conn: Connection, memory_limit: int | None, parent: int) -> None:
     """A worker's life: run jobs from the parent until it says stop or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _die_with_parent(parent)
+    die_with_parent(parent)
     if memory_limit:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     try:
@@ -123,7 +123,7 @@ def _out_of_memory(limit: int | None) -> str:
     return f"decoder ran out of memory{cap}"
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Ask Linux to kill this worker when framedb dies, so that a hung decoder never outlives a
     killed ingest (without it, a busy worker notices at its next progress message)."""
     with contextlib.suppress(OSError, AttributeError):

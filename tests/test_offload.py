@@ -1,0 +1,167 @@
+"""Small frames scaled and hashed in a forked helper: the same batches, hashes and errors as in
+the decoding thread itself, on generated videos (no timings here: benchmarks/)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from framedb import decode, extract, offload
+from framedb.errors import FrameDBError
+from framedb.extract import hash_video
+from framedb.hashing import HashSpec
+from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
+from tests.media import Segment, write_video
+
+pytestmark = pytest.mark.skipif(not offload.can_fork(), reason="the helper is forked (Linux)")
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small videos longer than one batch: one plain, one letterboxed inside its 160x90."""
+    folder = tmp_path_factory.mktemp("offload")
+    write_video(folder / "small.mp4", [Segment(31, 0.0, 11.0)], size=(160, 90), bframes=2)
+    write_video(folder / "medium.mp4", [Segment(32, 0.0, 3.0)], size=(320, 180))
+    frames = [_boxed(i) for i in range(300)]
+    with av.open(str(folder / "boxed.mkv"), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
+        for i, picture in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return folder
+
+
+def _boxed(i: int) -> np.ndarray:
+    rgb = np.zeros((90, 160, 3), np.uint8)
+    y, x = np.mgrid[0:60, 0:120]
+    rgb[15:75, 20:140] = ((x * 3 + y * 5 + i * 7) % 256)[..., None].astype(np.uint8)
+    return rgb
+
+
+def _decoded(path: Path) -> list[Any]:
+    with av.open(str(path)) as container:
+        return list(container.decode(video=0))
+
+
+def _run(hasher: InlineHasher | ForkedHasher, chunks: list[list[Any]]) -> list[HashedBatch]:
+    batches: list[HashedBatch] = []
+    with hasher:
+        for chunk in chunks:
+            hasher.put(chunk)
+            batches.extend(hasher.ready())
+        batches.extend(hasher.finish())
+    return batches
+
+
+def _same(a: list[HashedBatch], b: list[HashedBatch]) -> None:
+    assert [len(x.codes) for x in a] == [len(x.codes) for x in b]
+    assert all(np.array_equal(x.codes, y.codes) for x, y in zip(a, b, strict=True))
+    assert all(np.array_equal(x.detail, y.detail) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 270])
+@pytest.mark.parametrize("name", ["small.mp4", "boxed.mkv"])
+def test_the_helper_gives_the_batches_of_the_decoding_thread(
+    clips: Path, name: str, rotation: int
+) -> None:
+    frames = _decoded(clips / name)
+    spec = HashSpec()
+    cuts = [1, 7, 64, 100, 3, 200]  # chunks of every size, cut anywhere, bigger than a slot
+    chunks, start = [], 0
+    for n in cuts * 10:
+        if start < len(frames):
+            chunks.append(frames[start : start + n])
+            start += n
+    inline = _run(InlineHasher(spec, rotation), chunks)
+    forked = _run(ForkedHasher(spec, rotation, name), chunks)
+    assert sum(len(b.codes) for b in forked) == len(frames) > decode.BATCH
+    assert [len(b.codes) for b in forked][0] == decode.BATCH
+    _same(inline, forked)
+
+
+def test_mid_stream_changes_give_the_batches_of_the_decoding_thread(clips: Path) -> None:
+    """A stream that changes size, pixel format, range or colour matrix mid-way (frames the
+    helper cannot take are scaled by the decoder and sent as grey pictures)."""
+    small = _decoded(clips / "small.mp4")[:300]
+    big = _decoded(clips / "medium.mp4")[:40]
+    rgb = [f.reformat(format="rgb24") for f in small[:30]]
+    jpeg = [f.reformat(format="yuvj420p") for f in small[:30]]
+    marked = _decoded(clips / "small.mp4")[:20]  # range and colour matrix change the grey
+    for frame in marked[:10]:
+        frame.color_range = 2
+    for frame in marked[10:]:
+        frame.colorspace = 5
+    mixed = small[:100] + big + small[100:150] + rgb + jpeg + marked + small[150:]
+    chunks = [mixed[i : i + 64] for i in range(0, len(mixed), 64)]
+    spec = HashSpec("dhash", 8)
+    _same(_run(InlineHasher(spec, 0), chunks), _run(ForkedHasher(spec, 0, "mixed"), chunks))
+
+
+@pytest.mark.parametrize("name", ["small.mp4", "boxed.mkv", "medium.mp4"])
+def test_hash_video_through_the_helper_equals_hashing_in_the_decoder(
+    clips: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(extract, "_spare_core", lambda *args: True)
+    forked = hash_video(clips / name, HashSpec())
+    monkeypatch.setattr(extract, "_spare_core", lambda *args: False)
+    inline = hash_video(clips / name, HashSpec())
+    assert len(forked) == len(inline) > 0 and forked.error is inline.error is None
+    for field in ("pts", "times", "codes", "detail"):
+        assert np.array_equal(getattr(forked, field), getattr(inline, field)), field
+
+
+def test_small_frames_use_the_helper_only_with_a_core_to_spare(clips: Path) -> None:
+    with decode.VideoReader(clips / "small.mp4") as reader:
+        assert reader.decoder_threads == 1
+        assert extract._spare_core(reader, 2) and not extract._spare_core(reader, 1)
+    with decode.VideoReader(clips / "medium.mp4", threads=2) as reader:
+        assert reader.decoder_threads == 2 and not extract._spare_core(reader, 2)
+
+
+@pytest.mark.parametrize("spare", [True, False])
+def test_a_frame_that_cannot_be_scaled_ends_the_video_after_the_frames_before_it(
+    clips: Path, spare: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = hash_video(clips / "small.mp4", HashSpec())
+    calls = [0]
+    scale = decode._scale
+
+    def failing(reformatter: Any, frame: Any) -> Any:
+        calls[0] += 1  # counted in the helper's own copy when it runs there
+        if calls[0] == 300:
+            raise ValueError("no scaling for this one")
+        return scale(reformatter, frame)
+
+    monkeypatch.setattr(decode, "_scale", failing)
+    monkeypatch.setattr(extract, "_spare_core", lambda *args: spare)
+    cut = hash_video(clips / "small.mp4", HashSpec())
+    assert cut.error is not None and "decoding stopped after 299 frames" in cut.error
+    assert "no scaling for this one" in cut.error
+    assert len(cut) == 299
+    assert np.array_equal(cut.codes, whole.codes[:299])
+    assert np.array_equal(cut.pts, whole.pts[:299])
+
+
+def test_a_helper_that_dies_fails_the_video_with_a_clear_error(
+    clips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dies(*args: Any) -> Any:
+        os._exit(9)
+
+    monkeypatch.setattr(offload, "_scale_slot", dies)
+    monkeypatch.setattr(extract, "_spare_core", lambda *args: True)
+    with pytest.raises(FrameDBError, match="small.mp4: the process hashing its frames died"):
+        hash_video(clips / "small.mp4", HashSpec())
+
+
+def test_scale_errors_carry_the_frames_kept() -> None:
+    error = ScaleError(12, ValueError("bad"))
+    assert error.kept == 12 and str(error) == "bad"
