@@ -4,6 +4,7 @@ codes (0 success, 1 user error, 2 some inputs of an ingest failed while others w
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -634,4 +635,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    """The `framedb` program. Its work is committed and closed when `run` returns, so it exits
+    at once, without the interpreter's tear-down of every module (~0.15 s after an ingest)."""
+    code = run()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nothing more can be said
+        code = code or 1
+    os._exit(code)
