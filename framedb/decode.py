@@ -30,9 +30,12 @@ from framedb.hashing import GREY_SIZE
 BATCH = 256
 MAX_PIXELS = 8192 * 8192
 CHUNK_BYTES = 16 << 20  # decoded frames held at once, waiting to be scaled
-# Below this many pixels a frame decodes fastest on one thread: frame threads hand off more than
-# they gain (160x90 H.264: 1.4x faster on one thread than on two; 320x180: 1.5x slower).
+# A frame of at most this many pixels and bytes per pixel decodes fastest on one thread: frame
+# threads hand off more than they gain. 160x90 H.264 on 2 cores, one thread against two: 106
+# bytes/frame 1.4x faster, 638 1.36x faster, 1,013 1.13x slower, 2,288 1.44x slower; 320x180
+# at 3 KB/frame 1.5x slower.
 SMALL_FRAME = 40_000
+LIGHT_FRAME = 0.08  # bytes per pixel (0.64 bits)
 
 
 @dataclass(frozen=True)
@@ -224,9 +227,7 @@ class VideoReader:
             cc = self._stream.codec_context
             cc.options = {**dict(cc.options or {}), "max_pixels": str(max_pixels)}
             self._stream.thread_type = "AUTO"
-            self.decoder_threads = min(
-                threads or available_cores(), decoder_threads(self.info.width, self.info.height)
-            )
+            self.decoder_threads = min(threads or available_cores(), self._best_threads())
             cc.thread_count = self.decoder_threads
             for other in container.streams:  # demux what we decode, skip the rest
                 if other.index != self._stream.index:
@@ -358,6 +359,23 @@ class VideoReader:
             "copy or download?); the frames before the cut are kept"
         )
 
+    @property
+    def expected_frames(self) -> int:
+        """How many frames the container says the stream has (0 if it cannot tell)."""
+        frames = int(self._stream.frames or 0)
+        if not frames and self._stream.duration and self.info.average_rate:
+            seconds = self._stream.duration * self.info.time_base
+            frames = int(seconds * self.info.average_rate)
+        return max(0, frames)
+
+    def _best_threads(self) -> int:
+        """Decoding threads for this video: one per core (FFmpeg's own choice, one more than the
+        cores, was slower on 2 cores: 720p 0.84x), or one for small, light frames."""
+        pixels = self.info.width * self.info.height
+        frames = self.expected_frames
+        light = frames > 0 and self._size / frames <= LIGHT_FRAME * pixels
+        return 1 if pixels <= SMALL_FRAME and light else available_cores()
+
     def _frame_step(self) -> int:
         rate = self.info.average_rate or Fraction(25)
         return max(1, int(round(1 / (rate * self.info.time_base))))
@@ -392,12 +410,6 @@ class Greyer:
                 return grey[:i]
             grey[i] = np.rot90(small, self.turns) if self.turns else small
         return grey
-
-
-def decoder_threads(width: int, height: int) -> int:
-    """Decoding threads for one video on this machine: one per core, or one for small frames.
-    (FFmpeg's own choice, one more than the cores, was slower on 2 cores: 720p 0.84x.)"""
-    return 1 if width * height <= SMALL_FRAME else available_cores()
 
 
 def available_cores() -> int:

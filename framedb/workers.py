@@ -76,6 +76,9 @@ def main() -> None:
     import framedb.extract  # noqa: F401  (numpy, PyAV: loaded while the parent starts up too)
 
     _serve(Connection(fd), memory_limit or None, parent)
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(0)  # skip the interpreter's tear-down: the parent waits for this exit
 
 
 def _serve(conn: Connection, memory_limit: int | None, parent: int) -> None:

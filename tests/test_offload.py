@@ -27,16 +27,22 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("offload")
     write_video(folder / "small.mp4", [Segment(31, 0.0, 11.0)], size=(160, 90), bframes=2)
     write_video(folder / "medium.mp4", [Segment(32, 0.0, 3.0)], size=(320, 180))
-    frames = [_boxed(i) for i in range(300)]
-    with av.open(str(folder / "boxed.mkv"), "w") as out:
+    _encode(folder / "boxed.mkv", [_boxed(i) for i in range(300)])
+    noise = np.random.default_rng(5).integers(0, 256, (60, 90, 160, 3), np.uint8)
+    _encode(folder / "noise.mp4", list(noise), crf=12)  # small frames, heavy to decode
+    return folder
+
+
+def _encode(path: Path, pictures: list[np.ndarray], crf: int = 23) -> None:
+    with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
-        for i, picture in enumerate(frames):
+        stream.options = {"crf": str(crf)}
+        for i, picture in enumerate(pictures):
             frame = av.VideoFrame.from_ndarray(picture, "rgb24")
             frame.pts = i
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
-    return folder
 
 
 def _boxed(i: int) -> np.ndarray:
@@ -118,12 +124,20 @@ def test_hash_video_through_the_helper_equals_hashing_in_the_decoder(
         assert np.array_equal(getattr(forked, field), getattr(inline, field)), field
 
 
-def test_small_frames_use_the_helper_only_with_a_core_to_spare(clips: Path) -> None:
+def test_small_light_frames_decode_on_one_thread_and_use_the_helper_with_a_core_to_spare(
+    clips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with decode.VideoReader(clips / "small.mp4") as reader:
-        assert reader.decoder_threads == 1
+        assert reader.decoder_threads == 1 and reader.expected_frames == 330
+        assert not extract._spare_core(reader, 2)  # too short to be worth starting a helper
+        monkeypatch.setattr(extract, "OFFLOAD_MIN_FRAMES", 330)
         assert extract._spare_core(reader, 2) and not extract._spare_core(reader, 1)
-    with decode.VideoReader(clips / "medium.mp4", threads=2) as reader:
-        assert reader.decoder_threads == 2 and not extract._spare_core(reader, 2)
+    for heavy in ("medium.mp4", "noise.mp4"):  # bigger, or as small but many bytes a frame
+        with decode.VideoReader(clips / heavy, threads=2) as reader:
+            assert reader.decoder_threads == min(2, decode.available_cores())
+            assert not extract._spare_core(reader, 2)
+        with decode.VideoReader(clips / heavy, threads=1) as reader:
+            assert reader.decoder_threads == 1 and not extract._spare_core(reader, 1)
 
 
 @pytest.mark.parametrize("spare", [True, False])
