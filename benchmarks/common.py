@@ -61,6 +61,25 @@ def run_process(args: Sequence[str | os.PathLike[str]]) -> float:
     return time.perf_counter() - started
 
 
+# Thread settings a decode-only baseline is run with; the fastest is the baseline ("best
+# threading"): FFmpeg's default (one more thread than cores), one thread, one per core.
+THREADINGS = ("auto", "1", str(os.cpu_count() or 1))
+
+
+def decode_only(video: Path, threads: str) -> Callable[[], float]:
+    """A run of the decode-only baseline process with this thread setting."""
+    script = Path(__file__).resolve().parent / "decode_only.py"
+    return lambda: run_process([sys.executable, script, video, threads])
+
+
+def best_threading(times: Sequence[float]) -> tuple[float, str]:
+    """The fastest decode-only time (one per THREADINGS entry) and what it used, in words."""
+    best = min(range(len(THREADINGS)), key=lambda i: times[i])
+    setting = THREADINGS[best]
+    words = "FFmpeg's default threads" if setting == "auto" else f"{setting} thread(s)"
+    return times[best], words
+
+
 def best_of(repeats: int, *runs: Callable[[], float]) -> list[float]:
     """Run the contenders alternately `repeats` times; the best time of each (noise only adds)."""
     times: list[list[float]] = [[] for _ in runs]

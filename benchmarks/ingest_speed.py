@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-from common import BIN, best_of, run_process, test_video
+from common import BIN, THREADINGS, best_of, best_threading, decode_only, run_process, test_video
 
 
 def measure(seconds: int = 60, repeats: int = 3) -> list[tuple[str, str, str]]:
     video = test_video(f"720p30-{seconds}s.mp4", size="1280x720", seconds=seconds)
     frames = seconds * 30
-    here = Path(__file__).resolve().parent
-
-    def decode_only() -> float:
-        return run_process([sys.executable, here / "decode_only.py", video])
 
     def ingest() -> float:
         with tempfile.TemporaryDirectory() as tmp:
             return run_process([BIN / "framedb", "--db", Path(tmp) / "b.db", "ingest", video])
 
-    base, ours = best_of(repeats, decode_only, ingest)
+    *bases, ours = best_of(repeats, *(decode_only(video, t) for t in THREADINGS), ingest)
+    base, how = best_threading(bases)
     return [
         (
             f"decode only, 720p H.264 2 Mbit/s, {frames} frames",
             f"{frames / base:,.0f} frames/s",
-            "baseline",
+            f"baseline (best threading: {how}; FFmpeg's default {frames / bases[0]:,.0f})",
         ),
         ("framedb ingest (whole process)", f"{frames / ours:,.0f} frames/s", f"{base / ours:.2f}"),
     ]
