@@ -22,7 +22,6 @@ new one, never half of one.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from framedb import mih
 from framedb.errors import BadArgumentError
 
 MAGIC = b"FRAMEDB-INDEX-2\n"
@@ -115,22 +115,6 @@ def _stable_order(keys: np.ndarray, width: int) -> np.ndarray:
     return order[np.argsort(high, kind="stable")]
 
 
-def _flip_masks(width: int, flips: int) -> np.ndarray:
-    masks = [0]
-    for k in range(1, flips + 1):
-        masks += [sum(1 << b for b in combo) for combo in itertools.combinations(range(width), k)]
-    return np.array(masks, np.uint64)
-
-
-def _ragged(start: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Concatenated ranges start[k] .. start[k] + count[k] - 1."""
-    total = int(count.sum())
-    if not total:
-        return np.empty(0, np.int64)
-    first = np.cumsum(count) - count
-    return np.repeat(start - first, count) + np.arange(total)
-
-
 def _popcount(x: np.ndarray) -> np.ndarray:
     return np.bitwise_count(x).astype(np.int32)
 
@@ -198,7 +182,7 @@ class _MultiIndex:
         if flips not in self._probes:
             chunk, masks = [], []
             for c, width in enumerate(self.plan.widths):
-                flip = _flip_masks(width, flips)
+                flip = mih.flip_masks(width, flips)
                 chunk.append(np.full(len(flip), c, np.int64))
                 masks.append(flip.astype(np.int64))
             self._probes[flips] = (np.concatenate(chunk), np.concatenate(masks))
@@ -225,7 +209,7 @@ class _MultiIndex:
         count = self.start[at_table + 1].astype(np.int64) - lo
         if n > 4096 and int(count.sum()) > FLAT_SHARE * n:
             return None
-        at = _ragged(lo, count)
+        at = mih.ragged(lo, count)
         dist = _popcount(self.sorted[at] ^ np.uint64(word))
         near = dist <= radius
         pos = self.pos[at[near]].astype(np.int64)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
-import itertools
 import math
 import os
 from collections.abc import Collection, Sequence
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from framedb import mih
 from framedb.hashing import FLAT_DETAIL, hamming
 
 DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two frames
@@ -227,7 +227,7 @@ def near_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, 
     if n < 2:
         empty = np.empty(0, np.int64)
         return empty, empty.copy(), np.empty(0, np.int32)
-    plan = _mih_plan(n, codes.shape[1] * 8, radius)
+    plan = mih.plan(n, codes.shape[1] * 8, radius, MAX_PROBES)
     if n <= BRUTE_MAX or plan is None or plan[2] > n * n:
         return _brute_pairs(codes, radius)
     return _mih_pairs(codes, radius, plan[0], plan[1])
@@ -254,36 +254,6 @@ def _sorted_pairs(
     return i[order].astype(np.int64), j[order].astype(np.int64), d[order].astype(np.int32)
 
 
-def _mih_plan(n: int, nbits: int, radius: int) -> tuple[int, int, float] | None:
-    """(chunks, flips, estimated cost) minimising probes x expected bucket size, or None."""
-    best: tuple[int, int, float] | None = None
-    low = max(1, math.ceil(nbits / 64))
-    for m in range(low, max(low, radius + 1) + 1):
-        width_min, width_max = nbits // m, math.ceil(nbits / m)
-        flips = radius // m
-        probes = sum(math.comb(width_max, k) for k in range(flips + 1))
-        if probes > MAX_PROBES:
-            continue
-        cost = m * n * probes * (1.0 + n / 2.0**width_min)
-        if best is None or cost < best[2]:
-            best = (m, flips, cost)
-    return best
-
-
-def _chunk_keys(bits: np.ndarray) -> np.ndarray:
-    keys = np.zeros(bits.shape[0], np.uint64)
-    for k in range(bits.shape[1]):
-        keys |= bits[:, k].astype(np.uint64) << np.uint64(k)
-    return keys
-
-
-def _flip_masks(width: int, flips: int) -> np.ndarray:
-    masks = [0]
-    for k in range(1, flips + 1):
-        masks += [sum(1 << b for b in combo) for combo in itertools.combinations(range(width), k)]
-    return np.array(masks, np.uint64)
-
-
 def _mih_pairs(
     codes: np.ndarray, radius: int, chunks: int, flips: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -299,7 +269,7 @@ def _mih_pairs(
         for c in range(chunks):
             width = int(edges[c + 1] - edges[c])
             # Signed keys and masks: table indexes as they are, one order for probes and keys.
-            keys = _chunk_keys(bits[:, edges[c] : edges[c + 1]]).astype(np.intp)
+            keys = mih.chunk_keys(bits[:, edges[c] : edges[c + 1]]).astype(np.intp)
             order = np.argsort(keys, kind="stable").astype(index)
             chunk = _Chunk(keys, order, _Buckets(keys[order], width), flips, width, index)
             rows = max(1, (1 << 20) // len(chunk.masks))
@@ -329,7 +299,7 @@ class _Chunk:
         index: type,
     ) -> None:
         self.keys, self.order, self.bucket, self.index = keys, order, bucket, index
-        self.masks = _flip_masks(width, flips).astype(np.intp)
+        self.masks = mih.flip_masks(width, flips).astype(np.intp)
         self.flipped = self.masks != 0
 
     def pairs(
@@ -352,7 +322,7 @@ class _Chunk:
         lo, count = lo[hit].astype(index), count[hit].astype(index)
         at = upward[hit]  # row-major: row s + at // m, mask at % m
         i: np.ndarray = np.repeat((s + at // m).astype(index), count)
-        j = self.order[_ragged(lo, count)]
+        j = self.order[mih.ragged(lo, count)]
         ok = _within(codes, words, i, j, radius)  # verify first (few pass), then sort out
         i, j = i[ok].astype(np.int64), j[ok].astype(np.int64)
         keep = np.repeat(self.flipped[at % m], count)[ok] | (j > i)
@@ -402,15 +372,6 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an integer array (a plain sort: faster here than np.unique)."""
     values = np.sort(values)
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
-
-
-def _ragged(start: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Concatenated ranges start[k] .. start[k] + count[k] - 1, without a Python loop."""
-    total = int(count.sum())
-    if not total:
-        return np.empty(0, np.int64)
-    first = np.cumsum(count) - count
-    return np.repeat(start - first, count) + np.arange(total, dtype=start.dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,7 +471,7 @@ class _Linker:
             target = max(int(np.searchsorted(sizes, done + EXPAND_CHUNK)), lo + 1)
             hi = int(code_end[min(int(np.searchsorted(code_end, target)), len(code_end) - 1)])
             pair = np.repeat(np.arange(lo, hi), self.count[self.src[lo:hi]])
-            x = self.order[_ragged(self.first[self.src[lo:hi]], self.count[self.src[lo:hi]])]
+            x = self.order[mih.ragged(self.first[self.src[lo:hi]], self.count[self.src[lo:hi]])]
             keep = allowed[x]
             pair, x = pair[keep], x[keep]
             v = self.dst[pair]

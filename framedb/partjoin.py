@@ -19,8 +19,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from framedb import mih
 from framedb.hashing import hamming
-from framedb.match import _chunk_keys, _flip_masks, _mih_plan, _ragged
+from framedb.match import MAX_PROBES
 
 
 def partitions(
@@ -38,20 +39,20 @@ def partitions(
     n, nbytes = codes.shape
     if n < 2:
         return
-    plan = _mih_plan(n, nbytes * 8, radius)
+    plan = mih.plan(n, nbytes * 8, radius, MAX_PROBES)
     if plan is None:  # too many flips to probe: r + 1 chunks, one of which a close pair shares
         chunks = max(math.ceil(nbytes / 8), min(nbytes * 8, radius + 1))
         plan = (chunks, radius // chunks, 0.0)
     chunks, flips = plan[0], plan[1]
     bits = np.unpackbits(codes, axis=1)
     edges = np.linspace(0, nbytes * 8, chunks + 1).round().astype(int)
-    keys = [_chunk_keys(bits[:, edges[c] : edges[c + 1]]) for c in range(chunks)]
+    keys = [mih.chunk_keys(bits[:, edges[c] : edges[c + 1]]) for c in range(chunks)]
     del bits
     for c in range(chunks):
         width = int(edges[c + 1] - edges[c])
         p = min(prefix_bits, width)
         prefix = (keys[c] >> np.uint64(width - p)).astype(np.int64)
-        masks = _flip_masks(width, flips)
+        masks = mih.flip_masks(width, flips)
         for part in range(1 << p):
             members = np.flatnonzero(prefix == part)
             if not len(members):
@@ -83,7 +84,7 @@ def _partition_pairs(
         hit = np.flatnonzero(count)
         lo, count = lo[hit], count[hit]
         i = np.repeat(y[hit // len(masks)], count)
-        j = members[order[_ragged(lo, count)]]
+        j = members[order[mih.ragged(lo, count)]]
         keep = i < j  # the pair belongs to the partition of its larger index
         i, j = i[keep], j[keep]
         for earlier in range(c):  # ... and to the first chunk in which it is close
