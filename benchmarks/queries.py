@@ -18,9 +18,9 @@ import numpy as np
 from common import BIN, DATA, median_ms, run_process
 
 from framedb import FrameDB
-from framedb.api import video_row_values
 from framedb.decode import VideoInfo
 from framedb.extract import HashedVideo
+from framedb.ingest import video_row_values
 
 FRAMES_PER_VIDEO = 100_000
 

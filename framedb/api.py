@@ -42,7 +42,6 @@ from framedb.store import (
 
 if TYPE_CHECKING:
     from framedb.catchup import CommitWatch
-    from framedb.extract import HashedVideo
     from framedb.match import Group, LoopSummary, MatchParams, Occurrence, Track
 
 DEFAULT_DB = "framedb.db"
@@ -694,47 +693,6 @@ def format_time(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{sign}{int(hours):02d}:{int(minutes):02d}:{secs:05.2f}"
-
-
-def video_row_values(
-    path: Path,
-    size: int,
-    mtime: float,
-    fingerprint: str,
-    spec: HashSpec,
-    hashed: HashedVideo | None,
-    status: str,
-    error: str | None,
-) -> dict:
-    """The `videos` row for one ingested (or failed) file."""
-    info = hashed.info if hashed else None
-    n = len(hashed) if hashed else 0
-    duration = 0.0
-    if hashed is not None and n:
-        step = (
-            float(np.median(np.diff(hashed.times)))
-            if n > 1
-            else (float(1 / info.average_rate) if info and info.average_rate else 0.0)
-        )
-        duration = float(hashed.times[-1] - hashed.times[0]) + step
-    return {
-        "path": files.raw_path(path),
-        "size": size,
-        "mtime": mtime,
-        "fingerprint": fingerprint,
-        "codec": info.codec if info else None,
-        "width": info.width if info else None,
-        "height": info.height if info else None,
-        "rotation": info.rotation if info else None,
-        "time_base": str(info.time_base) if info else None,
-        "average_rate": str(info.average_rate) if info and info.average_rate else None,
-        "frame_count": n,
-        "duration": duration,
-        "status": status,
-        "error": error,
-        "hash_kind": spec.kind,
-        "hash_size": spec.size,
-    }
 
 
 __all__ = [

@@ -17,14 +17,14 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from framedb import files
 from framedb.errors import DatabaseError, DiskFullError
-from framedb.extract import HashedVideo
 from framedb.hashing import HashSpec
 from framedb.store import DONE, FAILED, PARTIAL, Store
 from framedb.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parent decodes nothing: PyAV is for the workers
     from framedb.api import IngestResult, _IndexUpdate
     from framedb.cluster import DaskPool
+    from framedb.extract import HashedVideo
 
 SKIPPED = "skipped"
 
@@ -40,7 +40,7 @@ class Job:
     replaces: int | None
 
 
-Outcome = tuple[HashedVideo | None, str | None]
+Outcome = tuple["HashedVideo | None", str | None]
 
 
 @dataclass(eq=False)
@@ -203,7 +203,7 @@ class Ingest:
 
     def _store(self, job: Job, outcome: Outcome) -> IngestResult:
         """Write one video (or its failure) in one transaction, replacing the row it supersedes."""
-        from framedb.api import IngestResult, video_row_values
+        from framedb.api import IngestResult
 
         hashed, error = outcome
         if hashed is not None and len(hashed) == 0:
@@ -272,3 +272,46 @@ def _no_frames(spec: HashSpec) -> tuple:
         np.empty((0, spec.nbytes), np.uint8),
         np.empty(0, np.float32),
     )
+
+
+def video_row_values(
+    path: Path,
+    size: int,
+    mtime: float,
+    fingerprint: str,
+    spec: HashSpec,
+    hashed: HashedVideo | None,
+    status: str,
+    error: str | None,
+) -> dict:
+    """The `videos` row for one ingested (or failed) file."""
+    import numpy as np
+
+    info = hashed.info if hashed else None
+    n = len(hashed) if hashed else 0
+    duration = 0.0
+    if hashed is not None and n:
+        step = (
+            float(np.median(np.diff(hashed.times)))
+            if n > 1
+            else (float(1 / info.average_rate) if info and info.average_rate else 0.0)
+        )
+        duration = float(hashed.times[-1] - hashed.times[0]) + step
+    return {
+        "path": files.raw_path(path),
+        "size": size,
+        "mtime": mtime,
+        "fingerprint": fingerprint,
+        "codec": info.codec if info else None,
+        "width": info.width if info else None,
+        "height": info.height if info else None,
+        "rotation": info.rotation if info else None,
+        "time_base": str(info.time_base) if info else None,
+        "average_rate": str(info.average_rate) if info and info.average_rate else None,
+        "frame_count": n,
+        "duration": duration,
+        "status": status,
+        "error": error,
+        "hash_kind": spec.kind,
+        "hash_size": spec.size,
+    }
