@@ -18,8 +18,7 @@ import numpy as np
 from common import BIN, DATA, median_ms, run_process
 
 from framedb import FrameDB
-from framedb.decode import VideoInfo
-from framedb.extract import HashedVideo
+from framedb.hashed import HashedVideo, VideoInfo
 from framedb.ingest import video_row_values
 
 FRAMES_PER_VIDEO = 100_000

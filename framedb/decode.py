@@ -25,6 +25,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from framedb.errors import DecodeError, NotAVideoError, VideoNotFoundError
 from framedb.files import NotRegularFileError, one_line, open_regular, shown
+from framedb.hashed import VideoInfo
 from framedb.hashing import GREY_SIZE
 
 BATCH = 256
@@ -36,19 +37,6 @@ CHUNK_BYTES = 16 << 20  # decoded frames held at once, waiting to be scaled
 # at 3 KB/frame 1.5x slower.
 SMALL_FRAME = 40_000
 LIGHT_FRAME = 0.08  # bytes per pixel (0.64 bits)
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the container says about the chosen video stream."""
-
-    codec: str
-    width: int
-    height: int
-    rotation: int
-    time_base: Fraction
-    average_rate: Fraction | None
-    start_pts: int | None
 
 
 @dataclass

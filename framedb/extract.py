@@ -1,34 +1,18 @@
 """Decode one video and hash every frame: the unit of work of an ingest, compact enough to send
-between processes (a few dozen bytes per frame)."""
+between processes (a few dozen bytes per frame; framedb.hashed holds the result's types)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoInfo, VideoReader, available_cores
+from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoReader, available_cores
 from framedb.errors import DecodeError
+from framedb.hashed import HashedVideo
 from framedb.hashing import HashSpec
 from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError, can_fork
-
-
-@dataclass
-class HashedVideo:
-    """Every frame of one video: pts, time, packed hash, detail; `error` is set when decoding
-    stopped early (the frames before it are kept)."""
-
-    info: VideoInfo
-    pts: np.ndarray
-    times: np.ndarray
-    codes: np.ndarray
-    detail: np.ndarray
-    error: str | None = field(default=None)
-
-    def __len__(self) -> int:
-        return len(self.pts)
 
 
 def hash_video(

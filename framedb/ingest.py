@@ -24,7 +24,7 @@ from framedb.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
 if TYPE_CHECKING:  # the parent decodes nothing: PyAV is for the workers
     from framedb.api import IngestResult, _IndexUpdate
     from framedb.cluster import DaskPool
-    from framedb.extract import HashedVideo
+    from framedb.hashed import HashedVideo
 
 SKIPPED = "skipped"
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from framedb.errors import FrameDBError
 
 if TYPE_CHECKING:  # imported by the workers themselves: the parent starts them without numpy/av
-    from framedb.extract import HashedVideo
+    from framedb.hashed import HashedVideo
     from framedb.hashing import HashSpec
 
 # A decoder gives up a file after this many seconds without decoding a batch of frames (hung or

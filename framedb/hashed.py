@@ -1,0 +1,38 @@
+"""What decoding one video gives: the stream's description and every frame's pts, time, hash
+and detail. Plain data (no PyAV), so that the process storing it never imports a decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the chosen video stream."""
+
+    codec: str
+    width: int
+    height: int
+    rotation: int
+    time_base: Fraction
+    average_rate: Fraction | None
+    start_pts: int | None
+
+
+@dataclass
+class HashedVideo:
+    """Every frame of one video: pts, time, packed hash, detail; `error` is set when decoding
+    stopped early (the frames before it are kept)."""
+
+    info: VideoInfo
+    pts: np.ndarray
+    times: np.ndarray
+    codes: np.ndarray
+    detail: np.ndarray
+    error: str | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.pts)
