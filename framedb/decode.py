@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +29,8 @@ from framedb.hashing import GREY_SIZE
 
 BATCH = 256
 MAX_PIXELS = 8192 * 8192
-CHUNK_BYTES = 16 << 20  # decoded frames held at once, waiting to be scaled
+CHUNK_FRAMES = 64  # decoded frames held at once, waiting to be scaled...
+CHUNK_BYTES = 16 << 20  # ...or fewer, up to this many bytes of pictures
 # A frame of at most this many pixels and bytes per pixel decodes fastest on one thread: frame
 # threads hand off more than they gain. 160x90 H.264 on 2 cores, one thread against two: 106
 # bytes/frame 1.4x faster, 638 1.36x faster, 1,013 1.13x slower, 2,288 1.44x slower; 320x180
@@ -187,7 +187,9 @@ def _info(stream: Any) -> VideoInfo:
 
 
 class VideoReader:
-    """One open video: `info`, then `batches()` yields every frame once, in presentation order."""
+    """One open video: `info`, then `batches()` (or `frames()`, `chunks()`) yields every frame
+    once, in presentation order. `threads` caps the decoding threads (0: no cap); within it the
+    reader picks one per core, or one for small, light frames (`decoder_threads`)."""
 
     def __init__(
         self, path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS, threads: int = 0
@@ -241,7 +243,7 @@ class VideoReader:
         scaled = 0
         error: DecodeError | None = None
         try:
-            for chunk_pts, frames in self.chunks(min(size, self.chunk_frames())):
+            for chunk_pts, frames in self.chunks(min(size, CHUNK_FRAMES)):
                 grey = greyer(frames)
                 scaled += len(grey)
                 pts.extend(chunk_pts[: len(grey)])
@@ -259,25 +261,21 @@ class VideoReader:
         if error is not None:
             raise error
 
-    def chunk_frames(self) -> int:
-        """How many decoded frames to hold at once: a power of two (so chunks tile batches) up to
-        64, fewer for big frames (a 4K frame is 12 MB)."""
-        frame_bytes = max(1, self.info.width * self.info.height * 3 // 2)
-        n = max(1, min(64, CHUNK_BYTES // frame_bytes))
-        return 1 << (n.bit_length() - 1)
-
-    def chunks(self, size: int) -> Iterator[tuple[list[int], list[Any]]]:
-        """`frames()` in lists of up to `size` (pts, decoded frames); if the stream breaks, the
-        frames decoded before it come first, then the DecodeError."""
+    def chunks(self, size: int = CHUNK_FRAMES) -> Iterator[tuple[list[int], list[Any]]]:
+        """`frames()` in lists of up to `size` (pts, decoded frames), and of no more than
+        CHUNK_BYTES of pictures (a 4K frame is 12 MB); if the stream breaks, the frames decoded
+        before it come first, then the DecodeError."""
         pts: list[int] = []
         frames: list[Any] = []
+        held = 0
         try:
             for p, frame in self.frames():
                 pts.append(p)
                 frames.append(frame)
-                if len(frames) == size:
+                held += frame.width * frame.height * 3 // 2
+                if len(frames) == size or held >= CHUNK_BYTES:
                     yield pts, frames
-                    pts, frames = [], []
+                    pts, frames, held = [], [], 0
         except DecodeError:
             if frames:
                 yield pts, frames
@@ -371,28 +369,28 @@ class VideoReader:
     def batch(self, pts: list[int], grey: np.ndarray) -> FrameBatch:
         """Frames' pts and grey pictures as a batch, with their times in seconds."""
         p = np.array(pts[: len(grey)], np.int64)
+        return FrameBatch(pts=p, times=self.seconds(p), grey=grey)
+
+    def seconds(self, pts: np.ndarray) -> np.ndarray:
+        """Timestamps in seconds (exact time base arithmetic, then one division)."""
         tb = self.info.time_base
-        return FrameBatch(pts=p, times=(p * tb.numerator) / tb.denominator, grey=grey)
+        return (pts * tb.numerator) / tb.denominator
 
 
 class Greyer:
     """Scales decoded frames to grey pictures: `greyer(frames)` gives (len(frames), 64, 64), or
-    fewer rows if a frame cannot be scaled (`greyer.error` then says why). One scaling context
-    per thread, so threads may share a greyer."""
+    fewer rows if a frame cannot be scaled (`greyer.error` then says why)."""
 
     def __init__(self, rotation: int = 0) -> None:
         self.turns = rotation // 90
         self.error: BaseException | None = None
-        self._local = threading.local()
+        self._reformatter = VideoReformatter()  # one scaling context, reused
 
     def __call__(self, frames: list[Any]) -> np.ndarray:
-        reformatter = getattr(self._local, "reformatter", None)
-        if reformatter is None:
-            reformatter = self._local.reformatter = VideoReformatter()
         grey = np.empty((len(frames), GREY_SIZE, GREY_SIZE), np.uint8)
         for i, frame in enumerate(frames):
             try:
-                small = _grey_view(_scale(reformatter, frame))
+                small = _grey_view(_scale(self._reformatter, frame))
             except _AV_ERRORS as exc:
                 self.error = exc
                 return grey[:i]

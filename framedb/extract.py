@@ -69,7 +69,7 @@ def _hash_all(
 
     try:
         try:
-            for chunk_pts, frames in reader.chunks(hasher.chunk):
+            for chunk_pts, frames in reader.chunks():
                 pts.extend(chunk_pts)
                 hasher.put(frames)
                 keep(hasher.ready())
@@ -79,14 +79,7 @@ def _hash_all(
     except ScaleError as exc:
         keep(hasher.ready())
         error = str(reader.stopped(exc.reason, exc.kept))
-    codes = [b.codes for b in batches] or [np.empty((0, spec.nbytes), np.uint8)]
-    detail = [b.detail for b in batches] or [np.empty(0, np.float32)]
-    stamps = reader.batch(pts, np.empty((sum(len(c) for c in codes), 0)))
-    return HashedVideo(
-        info=reader.info,
-        pts=stamps.pts,
-        times=stamps.times,
-        codes=np.concatenate(codes),
-        detail=np.concatenate(detail),
-        error=error,
-    )
+    codes = np.concatenate([b.codes for b in batches] or [np.empty((0, spec.nbytes), np.uint8)])
+    detail = np.concatenate([b.detail for b in batches] or [np.empty(0, np.float32)])
+    kept = np.array(pts[: len(codes)], np.int64)  # frames after a scaling failure are dropped
+    return HashedVideo(reader.info, kept, reader.seconds(kept), codes, detail, error)

@@ -58,8 +58,6 @@ class InlineHasher:
     """Scales and hashes in the calling thread (for frames worth all of a decoder's cores), and
     cuts batches for the helper too: `add` grey pictures, take hashed batches from `ready`."""
 
-    chunk = SLOT_FRAMES
-
     def __init__(self, spec: HashSpec, rotation: int) -> None:
         self.spec = spec
         self.greyer = Greyer(rotation)
@@ -116,8 +114,6 @@ class ForkedHasher:
     """Scales and hashes in a forked helper process (Linux): `put` hands over the luma planes of
     decoded frames through shared memory, `ready` and `finish` give the hashed batches in order.
     The helper dies with its parent; if it dies first, the video fails with a clear error."""
-
-    chunk = SLOT_FRAMES
 
     def __init__(self, spec: HashSpec, rotation: int, name: str) -> None:
         self.name = name

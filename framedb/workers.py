@@ -127,8 +127,9 @@ def _out_of_memory(limit: int | None) -> str:
 
 
 def die_with_parent(parent: int) -> None:
-    """Ask Linux to kill this worker when framedb dies, so that a hung decoder never outlives a
-    killed ingest (without it, a busy worker notices at its next progress message)."""
+    """Ask Linux to kill this process (a worker, or its hashing helper) when its parent dies, so
+    that a hung decoder never outlives a killed ingest (without it, a busy worker notices at its
+    next progress message)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:

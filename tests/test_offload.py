@@ -179,3 +179,16 @@ def test_a_helper_that_dies_fails_the_video_with_a_clear_error(
 def test_scale_errors_carry_the_frames_kept() -> None:
     error = ScaleError(12, ValueError("bad"))
     assert error.kept == 12 and str(error) == "bad"
+
+
+def test_decoded_frames_are_held_a_few_megabytes_at_a_time(
+    clips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = hash_video(clips / "medium.mp4", HashSpec())
+    frame_bytes = 320 * 180 * 3 // 2
+    monkeypatch.setattr(decode, "CHUNK_BYTES", 3 * frame_bytes)
+    with decode.VideoReader(clips / "medium.mp4") as reader:
+        sizes = [len(frames) for _, frames in reader.chunks()]
+    assert sizes[:-1] == [3] * (len(sizes) - 1) and sum(sizes) == len(whole)
+    cut = hash_video(clips / "medium.mp4", HashSpec())  # batches are cut as before
+    assert np.array_equal(cut.codes, whole.codes) and np.array_equal(cut.pts, whole.pts)
