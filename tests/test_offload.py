@@ -4,6 +4,9 @@ the decoding thread itself, on generated videos (no timings here: benchmarks/)."
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +195,36 @@ def test_decoded_frames_are_held_a_few_megabytes_at_a_time(
     assert sizes[:-1] == [3] * (len(sizes) - 1) and sum(sizes) == len(whole)
     cut = hash_video(clips / "medium.mp4", HashSpec())  # batches are cut as before
     assert np.array_equal(cut.codes, whole.codes) and np.array_equal(cut.pts, whole.pts)
+
+
+def test_the_helper_dies_with_the_process_that_forked_it() -> None:
+    """A decoder killed with -9 (a crash, a timeout) leaves no helper behind."""
+    code = (
+        "import time\n"
+        "from framedb.hashing import HashSpec\n"
+        "from framedb.offload import ForkedHasher\n"
+        "hasher = ForkedHasher(HashSpec(), 0, 'x.mp4')\n"
+        "print(hasher.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    decoder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert decoder.stdout is not None
+        helper = int(decoder.stdout.readline())
+        assert _running(helper)
+    finally:
+        decoder.kill()
+        decoder.wait()
+    deadline = time.monotonic() + 10
+    while _running(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(helper)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
