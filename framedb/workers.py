@@ -335,46 +335,46 @@ _PREFETCH_NUMBERS = itertools.count(-1, -1)  # never a pool's job number (those 
 def prefetch(
     paths: Sequence[str | os.PathLike[str]], hash_kind: str, hash_size: int, jobs: int = 1
 ) -> None:
-    """Start decoding the first input of an ingest now, before the heavy imports and the opening
-    of the database: the worker process starts (and imports PyAV) alongside them, so decoding
-    begins a few tenths of a second earlier. If the ingest then submits another job first (the
-    file is unchanged, the database uses another hash), the worker is killed unused."""
-    worker = _Worker(MEMORY_LIMIT)
+    """Start decoding the first `jobs` inputs of an ingest now, before the heavy imports and the
+    opening of the database: the worker processes start (and import PyAV) alongside them, so
+    decoding begins a few tenths of a second earlier. A worker whose file the ingest does not
+    submit in that order (the file is unchanged, the database uses another hash) is killed."""
+    first = _Worker(MEMORY_LIMIT)  # launched before the inputs are even listed
     try:
         from framedb import files
         from framedb.hashing import HashSpec
 
         spec = HashSpec(hash_kind, hash_size)
-        first = next((i for i in files.expand(list(paths)) if not i.problem and not i.skip), None)
+        found = (i for i in files.expand(list(paths)) if not i.problem and not i.skip)
+        inputs = list(itertools.islice(found, jobs))
     except (FrameDBError, OSError, ValueError):
-        first = None
-    if first is None:
-        worker.kill()
-        return
-    # The arguments Ingest.run gives this job (its decoder threads for `jobs` at once).
+        inputs = []
+    # The arguments Ingest.run gives these jobs (their decoder threads for `jobs` at once).
     threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
-    job = _Job(next(_PREFETCH_NUMBERS), None, (first.path, spec, threads))
-    try:
-        worker.conn.send((job.number, decode_file, job.args))
-    except OSError:
-        worker.kill()
-        return
-    worker.job = job
-    _PREFETCHED.append(worker)
+    workers = [first] + [_Worker(MEMORY_LIMIT) for _ in inputs[1:]]
+    for worker, item in zip(workers, inputs, strict=False):
+        job = _Job(next(_PREFETCH_NUMBERS), None, (item.path, spec, threads))
+        try:
+            worker.conn.send((job.number, decode_file, job.args))
+        except OSError:
+            worker.kill()
+            continue
+        worker.job = job
+        _PREFETCHED.append(worker)
+    if not inputs:
+        first.kill()
 
 
 def _adopt(job: _Job, target: Target) -> _Worker | None:
-    """The prefetched worker running exactly `job`, if any; a prefetched worker running anything
-    else is of no use any more (the caller's first job differs) and is killed."""
-    found = None
+    """The prefetched worker running exactly `job`, if any. When none is, the caller's jobs no
+    longer follow the prefetched order, and every prefetched worker is killed."""
     for worker in _PREFETCHED:
         running = worker.job
-        if found is None and running and target is decode_file and running.args == job.args:
-            found = worker
-    if found is not None:
-        _PREFETCHED.remove(found)
+        if running and target is decode_file and running.args == job.args:
+            _PREFETCHED.remove(worker)
+            return worker
     discard_prefetched()
-    return found
+    return None
 
 
 def discard_prefetched() -> None:

@@ -291,6 +291,34 @@ def test_a_prefetched_decoder_is_adopted_and_gives_the_same_rows(
     assert _rows(tmp_path / "early.db") == _rows(tmp_path / "plain.db")
 
 
+def test_one_prefetched_decoder_per_job_is_adopted(clips: Path, tmp_path: Path) -> None:
+    with FrameDB.open(tmp_path / "plain.db") as db:
+        db.ingest([clips], jobs=2)
+    workers.prefetch([str(clips)], "phash", 8, 2)
+    running = list(workers._PREFETCHED)
+    assert len(running) == 2
+    assert [w.job.args[0].name for w in running if w.job] == ["copy.mp4", "loop.mp4"]
+    with FrameDB.open(tmp_path / "early.db") as db:
+        results = db.ingest([clips], jobs=2)
+    assert [r.status for r in results] == ["done"] * 3
+    assert not workers._PREFETCHED and all(w.process.poll() is not None for w in running)
+    assert _rows(tmp_path / "early.db") == _rows(tmp_path / "plain.db")
+
+
+def test_prefetched_decoders_out_of_order_are_discarded(clips: Path, tmp_path: Path) -> None:
+    with FrameDB.open(tmp_path / "p.db") as db:
+        db.ingest([clips / "copy.mp4"])  # unchanged at the next ingest: no job for it
+    workers.prefetch([str(clips)], "phash", 8, 2)
+    running = list(workers._PREFETCHED)
+    with FrameDB.open(tmp_path / "p.db") as db:
+        results = db.ingest([clips], jobs=2)
+    assert [r.status for r in results] == ["unchanged", "done", "done"]
+    assert not workers._PREFETCHED and all(w.process.poll() is not None for w in running)
+    with FrameDB.open(tmp_path / "q.db") as db:
+        db.ingest([clips], jobs=2)
+    assert _rows(tmp_path / "p.db") == _rows(tmp_path / "q.db")
+
+
 def test_a_prefetched_decoder_for_another_hash_is_discarded(clips: Path, tmp_path: Path) -> None:
     workers.prefetch([str(clips / "loop.mp4")], "ahash", 8, 1)  # the database says phash
     running = workers._PREFETCHED[0]
