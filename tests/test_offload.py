@@ -228,3 +228,31 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_file_cut_short_keeps_the_same_frames_through_the_helper(
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = tmp_path / "faststart.mp4"  # index first, so that a cut file still opens
+    with (
+        av.open(str(clips / "small.mp4")) as src,
+        av.open(str(whole), "w", options={"movflags": "faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    results = []
+    for spare in (True, False):
+        monkeypatch.setattr(extract, "_spare_core", lambda *args, spare=spare: spare)
+        results.append(hash_video(cut, HashSpec()))
+    forked, inline = results
+    assert 0 < len(forked) < 330
+    assert forked.error is not None and "cut short" in forked.error
+    assert forked.error == inline.error
+    for field in ("pts", "times", "codes", "detail"):
+        assert np.array_equal(getattr(forked, field), getattr(inline, field)), field
