@@ -27,14 +27,22 @@ def hash_video(
     `on_batch(n)` is told how many frames each batch added. `threads` is the number of cores this
     video may use (0: all of them); small frames decode fastest on one thread, so with a core to
     spare their scaling and hashing run in a helper process (framedb.offload)."""
-    with VideoReader(path, max_pixels=max_pixels, threads=threads) as reader:
-        hasher: InlineHasher | ForkedHasher
-        if _spare_core(reader, threads):
-            hasher = ForkedHasher(spec, reader.info.rotation, reader.name)
-        else:
-            hasher = InlineHasher(spec, reader.info.rotation)
-        with hasher:
-            return _hash_all(reader, hasher, spec, on_batch)
+    with (
+        VideoReader(path, max_pixels=max_pixels, threads=threads) as reader,
+        _hasher(reader, spec, threads) as hasher,
+    ):
+        return _hash_all(reader, hasher, spec, on_batch)
+
+
+def _hasher(reader: VideoReader, spec: HashSpec, threads: int) -> InlineHasher | ForkedHasher:
+    """A forked helper when a core is spare, else (or if the system refuses a new process, out
+    of processes or memory) the decoding thread itself."""
+    if _spare_core(reader, threads):
+        try:
+            return ForkedHasher(spec, reader.info.rotation, reader.name)
+        except OSError:
+            pass
+    return InlineHasher(spec, reader.info.rotation)
 
 
 # Starting a helper costs ~30 ms (fork, copy-on-write faults, its exit): worth it from a few

@@ -125,7 +125,14 @@ class ForkedHasher:
         self.failed: tuple[int, str] | None = None
         ours, theirs = socket.socketpair()
         parent = os.getpid()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:  # out of processes or memory: the caller hashes inline instead
+            ours.close()
+            theirs.close()
+            del self.memory
+            self.shm.close()
+            raise
         if self.pid == 0:  # the helper
             code = 0
             try:

@@ -256,3 +256,17 @@ def test_a_file_cut_short_keeps_the_same_frames_through_the_helper(
     assert forked.error == inline.error
     for field in ("pts", "times", "codes", "detail"):
         assert np.array_equal(getattr(forked, field), getattr(inline, field)), field
+
+
+def test_a_system_out_of_processes_hashes_in_the_decoder(
+    clips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline = hash_video(clips / "small.mp4", HashSpec())
+
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(extract, "_spare_core", lambda *args: True)
+    monkeypatch.setattr(offload.os, "fork", refuse)
+    refused = hash_video(clips / "small.mp4", HashSpec())
+    assert refused.error is None and np.array_equal(refused.codes, inline.codes)
