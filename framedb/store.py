@@ -11,6 +11,7 @@ in bulk with binary COPY. The schema is created and upgraded by the Alembic migr
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import struct
@@ -446,6 +447,7 @@ class Store:
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _COPY_ROWS = 1 << 16  # rows per buffer handed to the driver (about 5 MB)
+_INSERT_ROWS = 1 << 16  # rows made into Python tuples at a time for SQLite
 
 
 def _field(name: str, kind: str | tuple[str, tuple[int]]) -> list[tuple[Any, ...]]:
@@ -553,25 +555,33 @@ def _sqlite_frames(
     detail: np.ndarray,
 ) -> None:
     """Insert frames through the sqlite3 cursor with plain tuples: the rows the generic path
-    writes, without a dict and SQLAlchemy's binding per row (about 5x faster)."""
+    writes, without a dict and SQLAlchemy's binding per row (about 5x faster). The tuples are
+    made a block at a time as SQLite takes them: 2.6 M rows peaked at ~600 MB of Python objects
+    when made all at once."""
     n, nbytes = codes.shape
     raw = np.ascontiguousarray(codes, dtype=np.uint8).tobytes()
-    rows = zip(
-        ids.tolist(),
-        [video_id] * n,
-        range(n),
-        pts.tolist(),
-        times.tolist(),
-        [raw[k : k + nbytes] for k in range(0, n * nbytes, nbytes)],
-        detail.astype(np.float64).tolist(),
-        strict=True,
-    )
+    wide = detail.astype(np.float64)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for start in range(0, n, _INSERT_ROWS):
+            stop = min(n, start + _INSERT_ROWS)
+            yield from zip(
+                ids[start:stop].tolist(),
+                itertools.repeat(video_id, stop - start),
+                range(start, stop),
+                pts[start:stop].tolist(),
+                times[start:stop].tolist(),
+                [raw[k : k + nbytes] for k in range(start * nbytes, stop * nbytes, nbytes)],
+                wide[start:stop].tolist(),
+                strict=True,
+            )
+
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cur.executemany(
             "INSERT INTO frames (id, video_id, ordinal, pts, time, hash, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            rows(),
         )
     finally:
         cur.close()
