@@ -168,7 +168,7 @@ class ForkedHasher:
             if fmt not in LUMA_FORMATS or width * height > SMALL_FRAME:
                 grey = self.greyer(frames[start : start + 1])
                 if self.greyer.error is not None:
-                    self._send(("fail", repr(self.greyer.error)))
+                    self._send(("fail", _words(self.greyer.error)))
                     return
                 self._send(("grey", grey))  # scaled here; the helper puts it in its place
                 start += 1
@@ -261,7 +261,7 @@ def _helper(conn: Connection, memory: np.ndarray, spec: HashSpec, rotation: int)
             conn.send(("free", slot))
         elif kind == "grey" and not failed:
             batches.add(args[0])
-        reason = repr(greyer.error) if greyer.error is not None else None
+        reason = _words(greyer.error) if greyer.error is not None else None
         reason = args[0] if kind == "fail" else reason
         stop = kind == "end" or (reason is not None and not failed)
         if stop:
@@ -303,6 +303,11 @@ def _scale_slot(
     if not pictures:
         return np.empty((0, hashing.GREY_SIZE, hashing.GREY_SIZE), np.uint8)
     return np.concatenate(pictures)
+
+
+def _words(error: BaseException) -> str:
+    """An exception as the text the decoding side's error message quotes."""
+    return str(error) or type(error).__name__
 
 
 def can_fork() -> bool:
