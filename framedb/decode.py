@@ -3,7 +3,9 @@ timestamp and a small grey picture, in presentation order, in batches.
 
 The grey picture comes from one scaling call per frame (swscale, area filter, reused context, one
 thread: for a 64 x 64 result, swscale's slice threads cost more than they save), read in place from
-the scaled frame's plane, so decoding stays the only real cost of an ingest.
+the scaled frame's plane. Decoding runs on one thread per core, or on one thread for small, light
+frames, which decode fastest that way (framedb.offload then scales and hashes them on the core
+left free).
 """
 
 from __future__ import annotations
