@@ -240,26 +240,22 @@ class VideoReader:
     def batches(self, size: int = BATCH) -> Iterator[FrameBatch]:
         """Decode every frame; if the stream breaks, yield what decoded, then raise DecodeError."""
         greyer = Greyer(self.info.rotation)
+        batcher = Batcher(size)
         pts: list[int] = []
-        greys: list[np.ndarray] = []
-        scaled = 0
         error: DecodeError | None = None
         try:
             for chunk_pts, frames in self.chunks(min(size, CHUNK_FRAMES)):
                 grey = greyer(frames)
-                scaled += len(grey)
                 pts.extend(chunk_pts[: len(grey)])
-                greys.append(grey)
-                while len(pts) >= size or (greyer.error is not None and pts):
-                    whole = np.concatenate(greys)
-                    yield self.batch(pts[:size], whole[:size])
-                    pts, greys = pts[size:], [whole[size:]]
+                for batch in batcher.add(grey):
+                    yield self.batch(pts, batch)
+                    del pts[: len(batch)]
                 if greyer.error is not None:
-                    raise self.stopped(greyer.error, scaled)
+                    raise self.stopped(greyer.error, batcher.cut + batcher.held)
         except DecodeError as exc:
             error = exc
-        if pts:
-            yield self.batch(pts, np.concatenate(greys))
+        for batch in batcher.rest():
+            yield self.batch(pts, batch)
         if error is not None:
             raise error
 
@@ -377,6 +373,35 @@ class VideoReader:
         """Timestamps in seconds (exact time base arithmetic, then one division)."""
         tb = self.info.time_base
         return (pts * tb.numerator) / tb.denominator
+
+
+class Batcher:
+    """Cuts grey pictures, arriving in chunks of any length, into batches of `size`: `add`
+    returns the batches it completed, `rest` the shorter last one. Every batch of a video is cut
+    at the same frames whoever cuts it (black bars are found per batch, so the cuts matter)."""
+
+    def __init__(self, size: int = BATCH) -> None:
+        self.size = size
+        self.held = 0  # pictures waiting for a batch
+        self.cut = 0  # pictures in the batches handed out
+        self._parts: list[np.ndarray] = []
+
+    def add(self, grey: np.ndarray) -> list[np.ndarray]:
+        self._parts.append(grey)
+        self.held += len(grey)
+        if self.held < self.size:
+            return []
+        whole = np.concatenate(self._parts)
+        n = len(whole) // self.size * self.size
+        self._parts, self.held, self.cut = [whole[n:]], len(whole) - n, self.cut + n
+        return [whole[i : i + self.size] for i in range(0, n, self.size)]
+
+    def rest(self) -> list[np.ndarray]:
+        if not self.held:
+            return []
+        last = np.concatenate(self._parts)
+        self._parts, self.held, self.cut = [], 0, self.cut + len(last)
+        return [last]
 
 
 class Greyer:

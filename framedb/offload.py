@@ -25,14 +25,13 @@ import av
 import numpy as np
 
 from framedb import hashing
-from framedb.decode import BATCH, SMALL_FRAME, Greyer
+from framedb.decode import CHUNK_FRAMES, SMALL_FRAME, Batcher, Greyer
 from framedb.errors import FrameDBError
 from framedb.hashing import HashSpec
 from framedb.workers import die_with_parent
 
 SLOTS = 8  # chunks of frames in flight between the decoder and the helper
-SLOT_FRAMES = 64
-SLOT_BYTES = SLOT_FRAMES * SMALL_FRAME
+SLOT_BYTES = CHUNK_FRAMES * SMALL_FRAME  # a chunk of small frames, unless rows are padded wide
 # 8-bit formats whose first plane is the luma a grey picture is made from (chroma is not read)
 LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
 
@@ -54,17 +53,37 @@ class ScaleError(Exception):
         self.reason = reason
 
 
+class BatchHasher:
+    """Hashes grey pictures a batch at a time, cut as `VideoReader.batches` cuts them: `add`
+    pictures, take the hashed batches from `ready`; `flush` hashes the shorter last batch."""
+
+    def __init__(self, spec: HashSpec) -> None:
+        self.spec = spec
+        self.batcher = Batcher()
+        self._ready: deque[HashedBatch] = deque()
+
+    @property
+    def done(self) -> int:
+        """Frames in the batches hashed so far."""
+        return self.batcher.cut
+
+    def add(self, grey: np.ndarray) -> None:
+        self._ready.extend(hash_batch(b, self.spec) for b in self.batcher.add(grey))
+
+    def flush(self) -> None:
+        self._ready.extend(hash_batch(b, self.spec) for b in self.batcher.rest())
+
+    def ready(self) -> Iterator[HashedBatch]:
+        while self._ready:
+            yield self._ready.popleft()
+
+
 class InlineHasher:
-    """Scales and hashes in the calling thread (for frames worth all of a decoder's cores), and
-    cuts batches for the helper too: `add` grey pictures, take hashed batches from `ready`."""
+    """Scales and hashes in the calling thread: for frames worth all of a decoder's cores."""
 
     def __init__(self, spec: HashSpec, rotation: int) -> None:
-        self.spec = spec
         self.greyer = Greyer(rotation)
-        self.grey: list[np.ndarray] = []
-        self.held = 0
-        self.done = 0  # frames in batches cut so far
-        self._ready: deque[HashedBatch] = deque()
+        self.hashes = BatchHasher(spec)
 
     def __enter__(self) -> InlineHasher:
         return self
@@ -73,35 +92,17 @@ class InlineHasher:
         pass
 
     def put(self, frames: list[Any]) -> None:
-        self.add(self.greyer(frames))
+        self.hashes.add(self.greyer(frames))
         if self.greyer.error is not None:
-            self.flush()
-            raise ScaleError(self.done, self.greyer.error)
+            self.hashes.flush()
+            raise ScaleError(self.hashes.done, self.greyer.error)
 
     def ready(self) -> Iterator[HashedBatch]:
-        while self._ready:
-            yield self._ready.popleft()
+        return self.hashes.ready()
 
     def finish(self) -> Iterator[HashedBatch]:
-        self.flush()
-        yield from self.ready()
-
-    def add(self, grey: np.ndarray) -> None:
-        """Take grey pictures; every BATCH of them is hashed at once."""
-        self.grey.append(grey)
-        self.held += len(grey)
-        while self.held >= BATCH:
-            whole = np.concatenate(self.grey)
-            self._ready.append(hash_batch(whole[:BATCH], self.spec))
-            self.done += BATCH
-            self.grey, self.held = [whole[BATCH:]], len(whole) - BATCH
-
-    def flush(self) -> None:
-        """Hash what is held as a last, shorter batch."""
-        if self.held:
-            self._ready.append(hash_batch(np.concatenate(self.grey), self.spec))
-            self.done += self.held
-            self.grey, self.held = [], 0
+        self.hashes.flush()
+        return self.hashes.ready()
 
 
 def hash_batch(grey: np.ndarray, spec: HashSpec) -> HashedBatch:
@@ -235,7 +236,10 @@ class ForkedHasher:
         return bool(kind == "done")
 
     def _died(self) -> FrameDBError:
-        return FrameDBError(f"{self.name}: the process hashing its frames died")
+        return FrameDBError(
+            f"{self.name}: the process hashing its frames died (out of memory, or killed); "
+            "the next ingest tries this file again"
+        )
 
     def _take(self) -> Iterator[HashedBatch]:
         while self.batches:
@@ -249,7 +253,7 @@ def _helper(conn: Connection, memory: np.ndarray, spec: HashSpec, rotation: int)
     """The helper's life: rebuild, scale and hash what the decoder sends, in order. After a
     frame that cannot be scaled it hashes what came before, says so, and ignores the rest."""
     greyer = Greyer(rotation)
-    batches = InlineHasher(spec, rotation)
+    batches = BatchHasher(spec)
     templates: dict[tuple[Any, ...], Any] = {}
     failed = False
     while True:
