@@ -1,10 +1,10 @@
 """`make bench`: every benchmark with its baseline from the same run, as one Markdown table.
 
 Inputs are generated on first use and kept in bench-data/ (FRAMEDB_BENCH_DATA to move it):
-a 3-minute 720p30 H.264 file, 24 short 320x180 clips, a 24-hour 160x90 loop video made by
-remuxing (about 1 GB), and a 10 M-frame synthetic collection (written and deleted each run).
-A full run takes about 15 minutes on 2 cores and writes the table to benchmarks/RESULTS.md;
-`--quick` runs small cases (a smoke test of a few minutes) and only prints.
+a 3-minute 720p30 H.264 file, 96 light 160x90 clips and 24 busy 320x180 clips, a 24-hour 160x90
+loop video made by remuxing (about 1 GB), and a 10 M-frame synthetic collection (written and
+deleted each run). A full run takes about 17 minutes on 2 cores and writes the table to
+benchmarks/RESULTS.md; `--quick` runs small cases (a smoke test of about a minute) and only prints.
 """
 
 from __future__ import annotations

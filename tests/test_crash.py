@@ -57,8 +57,9 @@ def content(db_path: Path) -> dict[bytes, tuple]:
         return out
 
 
-def ingest(db_path: Path, folder: Path) -> subprocess.Popen[str]:
-    """`framedb ingest --json` in its own process, one result line per input as it happens."""
+def ingest(db_path: Path, folder: Path, *, own_group: bool = False) -> subprocess.Popen[str]:
+    """`framedb ingest --json` in its own process, one result line per input as it happens;
+    `own_group` puts it in a process group of its own (to signal it as a terminal would)."""
     return subprocess.Popen(
         [sys.executable, "-m", "framedb", "--db", str(db_path), "ingest", "--json", str(folder)],
         cwd=ROOT,
@@ -66,6 +67,7 @@ def ingest(db_path: Path, folder: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=own_group,
     )
 
 
@@ -181,15 +183,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(folder: Path, tmp_path: P
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) mid-run: one line, exit
     130, no decoder left running, a database that passes `check`; the next run finishes the job."""
     db = tmp_path / "interrupted.db"
-    run = subprocess.Popen(
-        [sys.executable, "-m", "framedb", "--db", str(db), "ingest", "--json", str(folder)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,
-    )
+    run = ingest(db, folder, own_group=True)
     assert run.stdout is not None
     for _ in range(5):
         run.stdout.readline()
