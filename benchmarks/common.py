@@ -62,8 +62,9 @@ def run_process(args: Sequence[str | os.PathLike[str]]) -> float:
 
 
 # Thread settings a decode-only baseline is run with; the fastest is the baseline ("best
-# threading"): FFmpeg's default (one more thread than cores), one thread, one per core.
-THREADINGS = ("auto", "1", str(os.cpu_count() or 1))
+# threading"): FFmpeg's default (one more thread than cores), one thread, one per usable core.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+THREADINGS = ("auto", "1", str(_CORES))
 
 
 def decode_only(video: Path, threads: str) -> Callable[[], float]:
@@ -72,12 +73,14 @@ def decode_only(video: Path, threads: str) -> Callable[[], float]:
     return lambda: run_process([sys.executable, script, video, threads])
 
 
-def best_threading(times: Sequence[float]) -> tuple[float, str]:
-    """The fastest decode-only time (one per THREADINGS entry) and what it used, in words."""
+def best_threading(times: Sequence[float], frames: int) -> tuple[float, str]:
+    """The fastest decode-only time (one per THREADINGS entry), and the table's words for it:
+    which setting won, and FFmpeg's default figure beside it."""
     best = min(range(len(THREADINGS)), key=lambda i: times[i])
     setting = THREADINGS[best]
-    words = "FFmpeg's default threads" if setting == "auto" else f"{setting} thread(s)"
-    return times[best], words
+    how = "FFmpeg's default threads" if setting == "auto" else f"{setting} thread(s)"
+    default = f"FFmpeg's default {frames / times[0]:,.0f}"
+    return times[best], f"baseline (best threading: {how}; {default})"
 
 
 def best_of(repeats: int, *runs: Callable[[], float]) -> list[float]:

@@ -18,12 +18,12 @@ def measure(seconds: int = 60, repeats: int = 3) -> list[tuple[str, str, str]]:
             return run_process([BIN / "framedb", "--db", Path(tmp) / "b.db", "ingest", video])
 
     *bases, ours = best_of(repeats, *(decode_only(video, t) for t in THREADINGS), ingest)
-    base, how = best_threading(bases)
+    base, note = best_threading(bases, frames)
     return [
         (
             f"decode only, 720p H.264 2 Mbit/s, {frames} frames",
             f"{frames / base:,.0f} frames/s",
-            f"baseline (best threading: {how}; FFmpeg's default {frames / bases[0]:,.0f})",
+            note,
         ),
         ("framedb ingest (whole process)", f"{frames / ours:,.0f} frames/s", f"{base / ours:.2f}"),
     ]

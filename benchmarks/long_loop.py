@@ -38,7 +38,7 @@ def measure(hours: float = 24.0) -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "long.db"
         bases = [decode_only(video, t)() for t in THREADINGS]
-        base, how = best_threading(bases)
+        base, note = best_threading(bases, frames)
         ours = run_process([BIN / "framedb", "--db", db, "ingest", video])
         loop_s, peak, out = _run_peak([BIN / "framedb", "--db", db, "loops", "--json", video])
     found = json.loads(out)
@@ -60,7 +60,7 @@ def measure(hours: float = 24.0) -> list[tuple[str, str, str]]:
         (
             f"decode only, {label}",
             f"{frames / base:,.0f} frames/s",
-            f"baseline (best threading: {how}; FFmpeg's default {frames / bases[0]:,.0f})",
+            note,
         ),
         (
             "framedb ingest of it (whole process)",
