@@ -8,8 +8,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("FRAMEDB_BENCH_DATA", ROOT / "bench-data"))
@@ -42,14 +43,25 @@ def test_video(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.bit_rate = bitrate
         stream.options = {"preset": "veryfast"}
-        for frame in src.decode(video=0):
-            frame.pts = None
-            for packet in stream.encode(frame.reformat(format="yuv420p")):
+        for frame in pictures(src):
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     tmp.rename(path)
     return path
+
+
+def pictures(source: Any) -> Iterator[Any]:
+    """A lavfi source's frames as yuv420p pictures for an encoder to place as it likes: lavfi
+    marks every frame an I picture, and libx264 obeys (a file of key frames only, which decodes
+    unlike real video)."""
+    from av.video.frame import PictureType
+
+    for frame in source.decode(video=0):
+        picture = frame.reformat(format="yuv420p")
+        picture.pts, picture.pict_type = None, PictureType.NONE
+        yield picture
 
 
 def run_process(args: Sequence[str | os.PathLike[str]]) -> float:

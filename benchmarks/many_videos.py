@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import BIN, DATA, best_of, run_process
+from common import BIN, DATA, best_of, pictures, run_process
 
 
 def clips(count: int = 24, seconds: int = 20, size: str = "320x180") -> tuple[Path, int]:
@@ -36,14 +36,14 @@ def clips(count: int = 24, seconds: int = 20, size: str = "320x180") -> tuple[Pa
             write_video(path, [segment], size=(width, height), crf=23 + k % 8, bframes=k % 3)
         return folder, frames
     with av.open(f"testsrc2=size={size}:rate=30:duration={seconds}", format="lavfi") as src:
-        pictures = [f.reformat(format="yuv420p") for f in src.decode(video=0)]
+        frames_of_clip = list(pictures(src))
     for k in range(count):
         path = folder / f"clip{k:03d}.mp4"
         with av.open(str(path), "w") as out:
             stream = out.add_stream("libx264", rate=30)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = {"preset": "veryfast", "crf": str(18 + k % 24), "bf": str(k % 3)}
-            for n, picture in enumerate(pictures):
+            for n, picture in enumerate(frames_of_clip):
                 picture.pts = n
                 for packet in stream.encode(picture):
                     out.mux(packet)
