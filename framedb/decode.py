@@ -5,7 +5,7 @@ The grey picture comes from one scaling call per frame (swscale, area filter, re
 thread: for a 64 x 64 result, swscale's slice threads cost more than they save), read in place from
 the scaled frame's plane. Decoding runs on one thread per core, or on one thread for small, light
 frames, which decode fastest that way (framedb.offload then scales and hashes them on the core
-left free).
+left free), or on one thread when the video is decoded as two halves at once (framedb.split).
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ CHUNK_BYTES = 16 << 20  # ...or fewer, up to this many bytes of pictures
 # at 3 KB/frame 1.5x slower.
 SMALL_FRAME = 40_000
 LIGHT_FRAME = 0.08  # bytes per pixel (0.64 bits)
+
+
+class NoKeyFrame(Exception):
+    """A reader started mid-file (`start_near`) found no frame to start from that decodes
+    exactly as it does from the start of the file: the caller decodes from the start instead."""
 
 
 @dataclass
@@ -105,6 +110,11 @@ def _open(path: Path, max_pixels: int) -> tuple[Any, BinaryIO]:
     except BaseException:
         handle.close()
         raise
+
+
+def plain_error(exc: BaseException) -> Exception:
+    """An error as plain data another process can receive, with what messages say of it."""
+    return exc if isinstance(exc, MemoryError) else ValueError(_reason(exc))
 
 
 def _reason(exc: BaseException) -> str:
@@ -204,6 +214,7 @@ class VideoReader:
         self._stack.callback(handle.close)
         self._stack.callback(container.close)
         self._size = os.fstat(handle.fileno()).st_size
+        self._sought = False  # started mid-file, at a key frame: see start_near
         try:
             self._container = container
             self._stream = _pick_stream(container, self.path)
@@ -236,6 +247,35 @@ class VideoReader:
 
     def close(self) -> None:
         self._stack.close()
+
+    def use_one_thread(self) -> None:
+        """Decode on one thread (for a reader sharing the cores with another); before decoding."""
+        self.decoder_threads = self._stream.codec_context.thread_count = 1
+
+    @property
+    def can_seek(self) -> bool:
+        """Whether the container knows the stream's duration and where its key frames are (a
+        raw or transport stream does not)."""
+        return bool(self._stream.duration) and len(self._stream.index_entries) > 0
+
+    def start_near(self, fraction: float) -> bool:
+        """Seek to the key frame at or before `fraction` of the stream's duration, so that
+        `frames()` starts at the first key frame decoded there and yields only the frames from
+        it on, in presentation order, each exactly as decoding from the start gives it (frames
+        before that key frame, and any shown before it, are decoded but not yielded; if none can
+        be trusted, iterating raises NoKeyFrame). False if the stream cannot seek."""
+        stream = self._stream
+        start = stream.start_time or 0
+        if not self.can_seek:
+            return False
+        try:
+            self._container.seek(
+                start + int(stream.duration * fraction), stream=stream, backward=True
+            )
+        except _AV_ERRORS:
+            return False
+        self._sought = True
+        return True
 
     def batches(self, size: int = BATCH) -> Iterator[FrameBatch]:
         """Decode every frame; if the stream breaks, yield what decoded, then raise DecodeError."""
@@ -287,6 +327,8 @@ class VideoReader:
         step = self._frame_step()
         last: int | None = None
         frames = self._container.decode(self._stream)
+        if self._sought:
+            frames = _from_key_frame(frames)
         decoded = 0
         error: BaseException | None = None
         while True:
@@ -303,11 +345,19 @@ class VideoReader:
                 last = (self.info.start_pts or 0) if last is None else last + step
             decoded += 1
             yield last, frame
-        cut = self._cut_short() if decoded else None  # the likelier cause of an error, too
+        failure = self.failure(error, decoded)
+        if failure is not None:
+            raise failure from error
+
+    def failure(self, error: BaseException | None, decoded: int) -> DecodeError | None:
+        """Why decoding ended after `decoded` frames, if not at the end of a whole file: cut short
+        (the likelier cause of an `error`, too), or the error."""
+        cut = self._cut_short() if decoded else None
         if cut:
-            raise DecodeError(f"{self.name}: {cut}") from error
+            return DecodeError(f"{self.name}: {cut}")
         if error is not None:
-            raise DecodeError(f"{self.name}: {self._stopped(error, decoded)}") from error
+            return self.stopped(error, decoded)
+        return None
 
     def stopped(self, exc: BaseException, decoded: int) -> DecodeError:
         """The error for a frame that decoded but could not be scaled, after `decoded` frames."""
@@ -373,6 +423,27 @@ class VideoReader:
         """Timestamps in seconds (exact time base arithmetic, then one division)."""
         tb = self.info.time_base
         return (pts * tb.numerator) / tb.denominator
+
+
+def _from_key_frame(frames: Iterator[Any]) -> Iterator[Any]:
+    """Decoded frames after a seek, from the first key frame on: the pictures decoded before it
+    lack their references, and those shown before it (open GOPs) may lack them too. A broken
+    stream before the key frame, or a frame without a timestamp, cannot be placed: NoKeyFrame."""
+    try:
+        first = next(f for f in frames if f.key_frame)
+    except StopIteration:
+        raise NoKeyFrame("no key frame after the seek") from None
+    except _AV_ERRORS as exc:
+        raise NoKeyFrame(f"decoding failed before the key frame: {_reason(exc)}") from exc
+    if first.pts is None:
+        raise NoKeyFrame("the key frame has no timestamp")
+    yield first
+    key = first.pts
+    for frame in frames:
+        if frame.pts is None:
+            raise NoKeyFrame("a frame without a timestamp")
+        if frame.pts >= key:
+            yield frame
 
 
 class Batcher:

@@ -3,8 +3,10 @@ between processes (a few dozen bytes per frame; framedb.hashed holds the result'
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import numpy as np
 
@@ -13,6 +15,7 @@ from framedb.errors import DecodeError
 from framedb.hashed import HashedVideo
 from framedb.hashing import HashSpec
 from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError, can_fork
+from framedb.split import SecondHalf, worth_splitting
 
 
 def hash_video(
@@ -25,19 +28,36 @@ def hash_video(
 ) -> HashedVideo:
     """Decode `path` once and hash each frame. Raises NotAVideoError when it cannot be opened;
     `on_batch(n)` is told how many frames each batch added. `threads` is the number of cores this
-    video may use (0: all of them); small frames decode fastest on one thread, so with a core to
-    spare their scaling and hashing run in a helper process (framedb.offload)."""
-    with (
-        VideoReader(path, max_pixels=max_pixels, threads=threads) as reader,
-        _hasher(reader, spec, threads) as hasher,
-    ):
-        return _hash_all(reader, hasher, spec, on_batch)
+    video may use (0: all of them). With two, a long video that can seek decodes as two halves
+    at once (framedb.split); otherwise small frames, which decode fastest on one thread, are
+    scaled and hashed in a helper process on the core left over (framedb.offload)."""
+    with VideoReader(path, max_pixels=max_pixels, threads=threads) as reader:
+        half = _second_half(reader, spec, threads)
+        with (
+            half or contextlib.nullcontext(),
+            _hasher(reader, spec, threads, split=half is not None) as hasher,
+        ):
+            return _hash_all(reader, hasher, spec, on_batch, half)
 
 
-def _hasher(reader: VideoReader, spec: HashSpec, threads: int) -> InlineHasher | ForkedHasher:
+def _second_half(reader: VideoReader, spec: HashSpec, threads: int) -> SecondHalf | None:
+    """For a long video with two cores, a second process decoding the second half (framedb.split;
+    each decoder then runs on one thread); None if not worth it or the system refuses a process."""
+    if not worth_splitting(reader, threads or available_cores()):
+        return None
+    reader.use_one_thread()
+    try:
+        return SecondHalf(reader, spec)
+    except OSError:
+        return None
+
+
+def _hasher(
+    reader: VideoReader, spec: HashSpec, threads: int, *, split: bool
+) -> InlineHasher | ForkedHasher:
     """A forked helper when a core is spare, else (or if the system refuses a new process, out
     of processes or memory) the decoding thread itself."""
-    if _spare_core(reader, threads):
+    if not split and _spare_core(reader, threads):
         try:
             return ForkedHasher(spec, reader.info.rotation, reader.name)
         except OSError:
@@ -64,8 +84,10 @@ def _hash_all(
     hasher: InlineHasher | ForkedHasher,
     spec: HashSpec,
     on_batch: Callable[[int], None] | None,
+    half: SecondHalf | None = None,
 ) -> HashedVideo:
     pts: list[int] = []
+    tail_pts = np.empty(0, np.int64)  # the second half's, when its work is taken
     batches: list[HashedBatch] = []
     error = None
 
@@ -75,12 +97,26 @@ def _hash_all(
             if on_batch:
                 on_batch(len(batch.codes))
 
+    def put(chunk_pts: list[int], frames: list[Any]) -> None:
+        pts.extend(chunk_pts)
+        hasher.put(frames)
+        keep(hasher.ready())
+
     try:
         try:
             for chunk_pts, frames in reader.chunks():
-                pts.extend(chunk_pts)
-                hasher.put(frames)
-                keep(hasher.ready())
+                at = half.stop_at(chunk_pts, pts[-1] if pts else None) if half else None
+                if half is None or at is None:
+                    put(chunk_pts, frames)
+                    continue
+                put(chunk_pts[:at], frames[:at])
+                tail = half.join(cast(InlineHasher, hasher), frames[at], chunk_pts[at], len(pts))
+                if tail is not None:  # the second half's rows, checked to join these exactly
+                    keep(tail.batches)
+                    tail_pts, error = tail.pts, tail.error
+                    break
+                half = None  # this process decodes the rest
+                put(chunk_pts[at:], frames[at:])
         except DecodeError as exc:
             error = str(exc)
         keep(hasher.finish())
@@ -89,5 +125,6 @@ def _hash_all(
         error = str(reader.stopped(exc.reason, exc.kept))
     codes = np.concatenate([b.codes for b in batches] or [np.empty((0, spec.nbytes), np.uint8)])
     detail = np.concatenate([b.detail for b in batches] or [np.empty(0, np.float32)])
-    kept = np.array(pts[: len(codes)], np.int64)  # frames after a scaling failure are dropped
+    # frames after a scaling failure are dropped
+    kept = np.concatenate([np.array(pts, np.int64), tail_pts])[: len(codes)]
     return HashedVideo(reader.info, kept, reader.seconds(kept), codes, detail, error)

@@ -153,15 +153,25 @@ def content_box(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[slice, slic
     source. Returns the whole picture when the bars would leave less than half of it (a dark
     scene, not bars)."""
     batch = grey if grey.ndim == 3 else grey[None]
-    height, width = batch.shape[1:]
     brightest = batch.max(axis=0)  # one pass over the batch, then over one picture
-    rows = np.flatnonzero(brightest.max(axis=1) > dark)
-    cols = np.flatnonzero(brightest.max(axis=0) > dark)
-    whole = (slice(0, height), slice(0, width))
-    if not len(rows) or not len(cols):
+    return box_of(brightest.max(axis=1) > dark, brightest.max(axis=0) > dark)
+
+
+def bright_lines(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Per picture of a batch (B, H, W), which rows (B, H) and columns (B, W) have a pixel
+    brighter than a bar: any set of pictures' `content_box` is `box_of` these, OR-ed."""
+    return grey.max(axis=2) > dark, grey.max(axis=1) > dark
+
+
+def box_of(rows: np.ndarray, cols: np.ndarray) -> tuple[slice, slice]:
+    """The content box of a batch from whether each row and column holds picture anywhere in it."""
+    whole = (slice(0, len(rows)), slice(0, len(cols)))
+    bright_rows, bright_cols = np.flatnonzero(rows), np.flatnonzero(cols)
+    if not len(bright_rows) or not len(bright_cols):
         return whole
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    if bottom - top < height // 2 or right - left < width // 2:
+    top, bottom = bright_rows[0], bright_rows[-1] + 1
+    left, right = bright_cols[0], bright_cols[-1] + 1
+    if bottom - top < len(rows) // 2 or right - left < len(cols) // 2:
         return whole
     return slice(int(top), int(bottom)), slice(int(left), int(right))
 

@@ -38,10 +38,12 @@ LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p
 
 @dataclass(frozen=True)
 class HashedBatch:
-    """Hashes and detail of the next `len(codes)` frames."""
+    """Hashes and detail of the next `len(codes)` frames, and the content box (rows, columns)
+    their batch was hashed in."""
 
     codes: np.ndarray
     detail: np.ndarray
+    box: tuple[slice, slice]
 
 
 class ScaleError(Exception):
@@ -107,8 +109,8 @@ class InlineHasher:
 
 def hash_batch(grey: np.ndarray, spec: HashSpec) -> HashedBatch:
     """Hash one batch; black bars are found over the whole batch."""
-    rows, cols = hashing.content_box(grey)
-    return HashedBatch(hashing.compute(grey[:, rows, cols], spec), hashing.detail(grey))
+    rows, cols = box = hashing.content_box(grey)
+    return HashedBatch(hashing.compute(grey[:, rows, cols], spec), hashing.detail(grey), box)
 
 
 class ForkedHasher:
@@ -230,7 +232,7 @@ class ForkedHasher:
         if kind == "free":
             self.free.append(message[1])
         elif kind == "batch":
-            self.batches.append(HashedBatch(message[1], message[2]))
+            self.batches.append(HashedBatch(*message[1:]))
         elif kind == "failed":
             self.failed = (message[1], message[2])
         return bool(kind == "done")
@@ -271,7 +273,7 @@ def _helper(conn: Connection, memory: np.ndarray, spec: HashSpec, rotation: int)
         if stop:
             batches.flush()
         for batch in batches.ready():
-            conn.send(("batch", batch.codes, batch.detail))
+            conn.send(("batch", batch.codes, batch.detail, batch.box))
         if reason is not None and not failed:
             conn.send(("failed", batches.done, reason))
             failed = True

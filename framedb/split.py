@@ -1,0 +1,271 @@
+"""A long video decoded as two halves at once, one per core.
+
+Two decoders on one thread each outrun one decoder on two threads (frame threads hand frames
+back and forth; 720p H.264 on 2 cores: 1,230 frames/s on two threads, 2 x 700 on one), and each
+scales and hashes its own frames. The decoding process (A) decodes from the start, as always,
+after forking a second (B) that seeks to the key frame at or before the middle and decodes,
+scales and hashes from there to the end. When A reaches the first frame B decoded, it takes B's
+work only if it joins its own exactly:
+
+- the junction frame has the same timestamp and the same grey picture in both (B's decoder
+  started clean);
+- batches are cut every BATCH frames from the start of the file, and a batch's black-bar box
+  depends on all its pictures, while B cut its batches from its own first frame: so A hashes the
+  batch across the junction itself (from B's first pictures), and every batch B hashed must have
+  had the box of the batches the file is really cut into (B's pictures' bright rows and columns
+  tell, without the pictures).
+
+Then the rows are those one pass from the start gives, and A stops. Otherwise (and if B found no
+key frame, failed or died) A decodes the second half itself: slower, never different.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from framedb import hashing
+from framedb.decode import BATCH, DecodeError, Greyer, NoKeyFrame, VideoReader, plain_error
+from framedb.hashing import HashSpec
+from framedb.offload import BatchHasher, HashedBatch, InlineHasher, can_fork
+from framedb.workers import die_with_parent
+
+# Forking and opening the file a second time cost a few ms (0.2 s for the 170 MB index of a
+# 24-hour MP4); worth it from about a minute of video.
+SPLIT_MIN_FRAMES = 1500
+HEAD = BATCH - 1  # B's first pictures, sent as they are for the batch across the junction
+
+
+@dataclass
+class Tail:
+    """What B gives A once it is checked: the second half's batches and pts, and why decoding
+    ended early, if it did (the frames before are kept)."""
+
+    batches: list[HashedBatch]
+    pts: np.ndarray
+    error: str | None
+
+
+def worth_splitting(reader: VideoReader, cores: int) -> bool:
+    """Whether two cores are there, and the video is long and can seek to its middle."""
+    long = reader.expected_frames >= SPLIT_MIN_FRAMES
+    return cores >= 2 and long and reader.can_seek and can_fork()
+
+
+class SecondHalf:
+    """A's side of the second decoder: fork it, take its messages as they come (`poll`), find
+    where A stops (`stop_at`), and check and take its work there (`join`)."""
+
+    def __init__(self, reader: VideoReader, spec: HashSpec) -> None:
+        self.reader = reader
+        self.first_pts: int | None = None  # B's first frame, once B has said
+        self.first_grey: np.ndarray | None = None
+        self.head = np.empty((0, hashing.GREY_SIZE, hashing.GREY_SIZE), np.uint8)
+        self.batches: list[HashedBatch] = []
+        self.end: tuple[Any, ...] | None = None
+        self.failed = False  # B cannot help: A decodes everything itself
+        ours, theirs = socket.socketpair()
+        parent = os.getpid()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if self.pid == 0:  # B
+            code = 0
+            try:
+                ours.close()
+                die_with_parent(parent)
+                _second_half(Connection(theirs.detach()), reader, spec)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+
+    def __enter__(self) -> SecondHalf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop B if it is still running (A took over, or failed) and reap it."""
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+    def stop_at(self, pts: list[int], last: int | None) -> int | None:
+        """Where in a chunk of A's frames (`pts`, after the frame at `last`) B's first frame
+        is, if B has one and A has not passed it."""
+        self.poll()
+        if self.failed or self.first_pts is None:
+            return None
+        if last is not None and last >= self.first_pts:  # B was too late: A went past
+            self._give_up()
+            return None
+        for i, p in enumerate(pts):
+            if p >= self.first_pts:
+                return i
+        return None
+
+    def poll(self) -> None:
+        """Take B's messages that have come, without waiting."""
+        while not self.failed and self.end is None and self.conn.poll():
+            self._receive()
+
+    def join(self, hasher: InlineHasher, frame: Any, pts: int, count: int) -> Tail | None:
+        """B's work, if it joins A's exactly at `frame` (at `pts`, after A's `count` frames,
+        whose last pictures wait in `hasher`); None if A must go on decoding."""
+        picture = Greyer(self.reader.info.rotation)([frame])
+        same = self.first_grey is not None and np.array_equal(picture, self.first_grey)
+        if pts != self.first_pts or not same:
+            self._give_up()
+            return None
+        while not self.failed and self.end is None:
+            self._receive()
+        if self.end is None:
+            return None
+        _, b_pts, rows, cols, stop = self.end
+        rows = np.unpackbits(rows, axis=1, count=hashing.GREY_SIZE).astype(bool)
+        cols = np.unpackbits(cols, axis=1, count=hashing.GREY_SIZE).astype(bool)
+        across = -count % BATCH  # B's frames in the batch across the junction
+        if not _same_boxes(self.batches, rows, cols, across):
+            self._give_up()
+            return None
+        hasher.hashes.add(self.head[:across])
+        batches = [*hasher.ready(), *_after(self.batches, across)]
+        return Tail(batches, b_pts, self._error(stop, count))
+
+    def _error(self, stop: tuple[Any, ...] | None, count: int) -> str | None:
+        if stop is None:
+            return None
+        kind, cause, frames = stop
+        if kind == "scale":
+            return str(self.reader.stopped(cause, count + frames))
+        failure = self.reader.failure(cause, count + frames)
+        return str(failure) if failure is not None else None
+
+    def _give_up(self) -> None:
+        """A decodes the rest itself: B's work is no use, and B must not take A's core."""
+        self.failed = True
+        self.close()
+
+    def _receive(self) -> None:
+        try:
+            kind, *args = self.conn.recv()
+        except (EOFError, OSError):  # B died
+            self._give_up()
+            return
+        if kind == "start":
+            self.first_pts, self.first_grey = args
+        elif kind == "head":
+            self.head = args[0]
+        elif kind == "batch":
+            self.batches.append(HashedBatch(*args))
+        elif kind == "end":
+            self.end = (kind, *args)
+        else:  # "none": no key frame B can start from
+            self._give_up()
+
+
+def _same_boxes(
+    batches: list[HashedBatch], rows: np.ndarray, cols: np.ndarray, across: int
+) -> bool:
+    """Whether each of B's frames after the first `across` was hashed in the content box of
+    the batch it belongs to when batches are cut from the start of the file."""
+    if not across:
+        return True  # B's cuts are the file's
+    starts = np.cumsum([0] + [len(b.codes) for b in batches])
+    total = int(starts[-1])
+    for begin in range(across, total, BATCH):
+        end = min(begin + BATCH, total)
+        either = np.logical_or.reduce
+        box = hashing.box_of(either(rows[begin:end]), either(cols[begin:end]))
+        first = int(np.searchsorted(starts, begin, side="right")) - 1
+        last = int(np.searchsorted(starts, end - 1, side="right")) - 1
+        if any(batches[k].box != box for k in range(first, last + 1)):
+            return False
+    return True
+
+
+def _after(batches: list[HashedBatch], skip: int) -> Iterator[HashedBatch]:
+    """B's batches without their first `skip` frames."""
+    for batch in batches:
+        if skip >= len(batch.codes):
+            skip -= len(batch.codes)
+            continue
+        yield HashedBatch(batch.codes[skip:], batch.detail[skip:], batch.box)
+        skip = 0
+
+
+def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
+    """B's life: open the file again, start at the key frame at or before the middle, and send
+    A its first frame and pictures, its hashed batches, then its pts, each picture's bright
+    rows and columns, and why decoding ended if it ended early."""
+    with VideoReader(first.path, max_pixels=first.max_pixels, threads=1) as reader:
+        if not reader.start_near(0.5):
+            conn.send(("none",))
+            return
+        greyer = Greyer(reader.info.rotation)
+        hashes = BatchHasher(spec)
+        pts: list[int] = []
+        head: list[np.ndarray] = []
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        stop: tuple[Any, ...] | None = None
+        try:
+            for chunk_pts, frames in reader.chunks():
+                grey = greyer(frames)
+                if not pts:
+                    if not len(grey):  # A meets the same failure at this frame itself
+                        conn.send(("none",))
+                        return
+                    conn.send(("start", chunk_pts[0], grey[:1].copy()))
+                pts.extend(chunk_pts[: len(grey)])
+                held = sum(len(h) for h in head)
+                if held < HEAD:
+                    head.append(grey[: HEAD - held].copy())
+                    if held + len(head[-1]) == HEAD:
+                        conn.send(("head", np.concatenate(head)))
+                bright_rows, bright_cols = hashing.bright_lines(grey)
+                rows.append(np.packbits(bright_rows, axis=1))
+                cols.append(np.packbits(bright_cols, axis=1))
+                hashes.add(grey)
+                for batch in hashes.ready():
+                    conn.send(("batch", batch.codes, batch.detail, batch.box))
+                if greyer.error is not None:
+                    hashes.flush()
+                    stop = ("scale", plain_error(greyer.error), hashes.done)
+                    break
+        except NoKeyFrame:
+            conn.send(("none",))
+            return
+        except DecodeError as exc:
+            cause = exc.__cause__
+            stop = ("decode", None if cause is None else plain_error(cause), len(pts))
+        if not pts:
+            conn.send(("none",))
+            return
+        hashes.flush()
+        for batch in hashes.ready():
+            conn.send(("batch", batch.codes, batch.detail, batch.box))
+        if sum(len(h) for h in head) < HEAD:
+            conn.send(("head", np.concatenate(head)))
+        done = np.array(pts[: hashes.done], np.int64)
+        conn.send(("end", done, np.concatenate(rows), np.concatenate(cols), stop))

@@ -1,0 +1,199 @@
+"""A long video decoded as two halves at once (framedb.split): the same pts, hashes, detail and
+errors as one pass from the start, whether the second half's work is taken or refused, on
+generated videos (no timings here: benchmarks/)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from framedb import decode, split
+from framedb.extract import hash_video
+from framedb.hashed import HashedVideo
+from framedb.hashing import HashSpec
+from framedb.offload import hash_batch
+from framedb.synth import render
+from tests.media import Segment, write_video
+
+pytestmark = pytest.mark.skipif(not split.can_fork(), reason="the second half is forked (Linux)")
+FPS = 30
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Key frames every `keyint` frames (no others), so the second half starts at a known
+    frame: 1200 (not a multiple of a batch) or 1280 (5 batches), the last key frame before the
+    middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
+    x264's own key frames; one with its index first (as if made for streaming)."""
+    folder = tmp_path_factory.mktemp("split")
+    write_video(folder / "plain.mp4", [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
+    for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
+        first = 2 * keyint  # the last key frame before the middle
+        boxed = range(first + 300, first + 1000)
+        pictures = [_picture(i, boxed=i in boxed) for i in range(2 * first + 100)]
+        _encode(folder / name, pictures, keyint)
+    _encode(folder / "faststart.mp4", [_picture(i) for i in range(1200)], 150, faststart=True)
+    return folder
+
+
+def _picture(i: int, boxed: bool = False) -> np.ndarray:
+    rgb = render(43, i / FPS, 160, 90)
+    if boxed:
+        rgb[:12] = rgb[-12:] = 0
+    return rgb
+
+
+def _encode(path: Path, pictures: list[np.ndarray], keyint: int, faststart: bool = False) -> None:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
+        stream.options = {
+            "preset": "veryfast",
+            "bf": "2",
+            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0",
+        }
+        for i, rgb in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
+@pytest.fixture(autouse=True)
+def short_videos_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(split, "SPLIT_MIN_FRAMES", 500)
+
+
+@pytest.fixture
+def joins(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Each junction reached: (frames before it, whether the second half's work was taken)."""
+    seen: list[tuple[int, bool]] = []
+    join = split.SecondHalf.join
+
+    def spy(self: split.SecondHalf, hasher: Any, frame: Any, pts: int, count: int) -> Any:
+        tail = join(self, hasher, frame, pts, count)
+        seen.append((count, tail is not None))
+        return tail
+
+    monkeypatch.setattr(split.SecondHalf, "join", spy)
+    return seen
+
+
+def _one_pass(path: Path) -> HashedVideo:
+    """Decoded from the start to the end by one process (one core: nothing to split with)."""
+    return hash_video(path, HashSpec(), threads=1)
+
+
+def _same(a: HashedVideo, b: HashedVideo) -> None:
+    assert len(a) == len(b) > 0
+    for field in ("pts", "times", "codes", "detail"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert a.error == b.error
+
+
+@pytest.mark.parametrize(("name", "first"), [("plain.mp4", 250), ("aligned.mp4", 1280)])
+def test_two_halves_give_the_rows_of_one_pass(
+    videos: Path, name: str, first: int, joins: list[tuple[int, bool]]
+) -> None:
+    counted: list[int] = []
+    halves = hash_video(videos / name, HashSpec(), threads=2, on_batch=counted.append)
+    assert joins == [(first, True)]  # x264's first key frame after 250; or the one set
+    assert sum(counted) == len(halves)
+    _same(halves, _one_pass(videos / name))
+
+
+def test_batches_cut_elsewhere_than_the_files_are_refused_then_decoded_here(
+    videos: Path, joins: list[tuple[int, bool]]
+) -> None:
+    """Bars in 700 frames of the second half: batches cut from its first frame (1200, not a
+    multiple of 256) put them in other boxes than the file's batches, so the first process
+    decodes the rest itself."""
+    halves = hash_video(videos / "unaligned.mp4", HashSpec(), threads=2)
+    assert joins == [(1200, False)]
+    whole = _one_pass(videos / "unaligned.mp4")
+    _same(halves, whole)
+    with decode.VideoReader(videos / "unaligned.mp4") as reader:
+        grey = np.concatenate([batch.grey for batch in reader.batches()])
+    cut_there = [hash_batch(grey[i : i + 256], HashSpec()) for i in range(1200, len(grey), 256)]
+    assert not np.array_equal(np.concatenate([b.codes for b in cut_there]), whole.codes[1200:])
+
+
+def test_a_second_half_that_cannot_seek_or_dies_leaves_the_work_to_the_first(
+    videos: Path, monkeypatch: pytest.MonkeyPatch, joins: list[tuple[int, bool]]
+) -> None:
+    whole = _one_pass(videos / "plain.mp4")
+    monkeypatch.setattr(decode.VideoReader, "start_near", lambda self, fraction: False)
+    _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), whole)
+    monkeypatch.undo()
+
+    def dies(*args: Any) -> None:
+        os._exit(9)
+
+    monkeypatch.setattr(split, "_second_half", dies)
+    _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), whole)
+    assert joins == []  # neither got as far as the junction
+
+
+def test_a_file_cut_short_in_the_second_half_keeps_the_same_frames_and_error(
+    videos: Path, tmp_path: Path, joins: list[tuple[int, bool]]
+) -> None:
+    data = (videos / "faststart.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 4 // 5])
+    halves = hash_video(cut, HashSpec(), threads=2)
+    whole = _one_pass(cut)
+    _same(halves, whole)
+    assert whole.error is not None and "cut short" in whole.error
+    assert 600 < len(whole) < 1200 and joins == [(600, True)]
+
+
+def test_a_frame_that_cannot_be_scaled_in_the_second_half_ends_the_video_there(
+    videos: Path, monkeypatch: pytest.MonkeyPatch, joins: list[tuple[int, bool]]
+) -> None:
+    scale = decode._scale
+    bad = int(_one_pass(videos / "plain.mp4").pts[500])
+
+    def failing(reformatter: Any, frame: Any) -> Any:
+        if frame.pts == bad:
+            raise ValueError("no scaling for this one")
+        return scale(reformatter, frame)
+
+    monkeypatch.setattr(decode, "_scale", failing)
+    halves = hash_video(videos / "plain.mp4", HashSpec(), threads=2)
+    _same(halves, _one_pass(videos / "plain.mp4"))
+    assert len(halves) == 500 and joins == [(250, True)]
+    assert halves.error is not None
+    assert halves.error.endswith("decoding stopped after 500 frames: no scaling for this one")
+
+
+def test_short_videos_and_single_cores_are_not_split(
+    videos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with decode.VideoReader(videos / "plain.mp4") as reader:
+        assert reader.can_seek and reader.expected_frames == 720
+        assert split.worth_splitting(reader, 2) and not split.worth_splitting(reader, 1)
+        monkeypatch.setattr(split, "SPLIT_MIN_FRAMES", 721)
+        assert not split.worth_splitting(reader, 2)
+
+
+def test_a_second_half_that_decodes_otherwise_is_refused_at_the_junction(
+    videos: Path, monkeypatch: pytest.MonkeyPatch, joins: list[tuple[int, bool]]
+) -> None:
+    """Were B's decoder to start wrong (references it never had), its first picture would differ
+    from A's: simulated by a scaler that darkens every picture in B."""
+    parent = os.getpid()
+
+    class Skewed(decode.Greyer):
+        def __call__(self, frames: list[Any]) -> np.ndarray:
+            grey = super().__call__(frames)
+            return grey if os.getpid() == parent else grey // 2
+
+    monkeypatch.setattr(split, "Greyer", Skewed)
+    _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), _one_pass(videos / "plain.mp4"))
+    assert joins == [(250, False)]
