@@ -39,6 +39,7 @@ CHUNK_BYTES = 16 << 20  # ...or fewer, up to this many bytes of pictures
 # at 3 KB/frame 1.5x slower.
 SMALL_FRAME = 40_000
 LIGHT_FRAME = 0.08  # bytes per pixel (0.64 bits)
+KEY_SEARCH = 1000  # index entries looked at either side of a seek's target for a key frame
 
 
 class NoKeyFrame(Exception):
@@ -259,19 +260,30 @@ class VideoReader:
         return bool(self._stream.duration) and len(self._stream.index_entries) > 0
 
     def start_near(self, fraction: float) -> bool:
-        """Seek to the key frame at or before `fraction` of the stream's duration, so that
-        `frames()` starts at the first key frame decoded there and yields only the frames from
-        it on, in presentation order, each exactly as decoding from the start gives it (frames
-        before that key frame, and any shown before it, are decoded but not yielded; if none can
-        be trusted, iterating raises NoKeyFrame). False if the stream cannot seek."""
-        stream = self._stream
-        start = stream.start_time or 0
+        """Seek to the key frame nearest `fraction` of the stream's frames, so that `frames()`
+        starts at the first key frame decoded there and yields only the frames from it on, in
+        presentation order, each exactly as decoding from the start gives it (frames before that
+        key frame, and any shown before it, are decoded but not yielded; if none can be trusted,
+        iterating raises NoKeyFrame). False if the stream cannot seek."""
         if not self.can_seek:
             return False
+        entries = self._stream.index_entries
+        middle = int(len(entries) * fraction)
+        # Look a few GOPs either way (each entry read is a Python object: a 24-hour file has
+        # millions); with no key frame flagged there, seek by time to the one before.
+        around = range(max(0, middle - KEY_SEARCH), min(len(entries), middle + KEY_SEARCH))
+        end = (self._stream.start_time or 0) + self._stream.duration
         try:
-            self._container.seek(
-                start + int(stream.duration * fraction), stream=stream, backward=True
-            )
+            keys = [i for i in around if entries[i].is_keyframe]
+            if keys:
+                # Index times are decoding times; a seek compares them with presentation times,
+                # which B-frames put a few frames later: aim between this key frame and the next.
+                key = min(keys, key=lambda i: abs(i - middle))
+                later = [entries[i].timestamp for i in keys if i > key] or [end]
+                target = (entries[key].timestamp + later[0]) // 2
+            else:
+                target = end - int(self._stream.duration * (1 - fraction))
+            self._container.seek(target, stream=self._stream, backward=True)
         except _AV_ERRORS:
             return False
         self._sought = True

@@ -197,3 +197,15 @@ def test_a_second_half_that_decodes_otherwise_is_refused_at_the_junction(
     monkeypatch.setattr(split, "Greyer", Skewed)
     _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), _one_pass(videos / "plain.mp4"))
     assert joins == [(250, False)]
+
+
+@pytest.mark.parametrize(("fraction", "first"), [(0.4, 450), (0.45, 600), (0.5, 600)])
+def test_a_reader_started_mid_file_yields_the_frames_from_the_nearest_key_frame(
+    videos: Path, fraction: float, first: int
+) -> None:
+    """Key frames every 150 frames of 1200: the one nearest the fraction, before or after it."""
+    with decode.VideoReader(videos / "faststart.mp4") as reader:
+        everything = [p for p, _ in reader.frames()]
+    with decode.VideoReader(videos / "faststart.mp4") as reader:
+        assert reader.start_near(fraction)
+        assert [p for p, _ in reader.frames()] == everything[first:]
