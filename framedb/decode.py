@@ -215,7 +215,7 @@ class VideoReader:
         self._stack.callback(handle.close)
         self._stack.callback(container.close)
         self._size = os.fstat(handle.fileno()).st_size
-        self._sought = False  # started mid-file, at a key frame: see start_near
+        self._sought: int | None = None  # started mid-file from a key frame after this pts
         try:
             self._container = container
             self._stream = _pick_stream(container, self.path)
@@ -264,7 +264,8 @@ class VideoReader:
         starts at the first key frame decoded there and yields only the frames from it on, in
         presentation order, each exactly as decoding from the start gives it (frames before that
         key frame, and any shown before it, are decoded but not yielded; if none can be trusted,
-        iterating raises NoKeyFrame). False if the stream cannot seek."""
+        iterating raises NoKeyFrame, as it does when the key frame lies before half the fraction:
+        one key frame at the start, say). False if the stream cannot seek."""
         if not self.can_seek:
             return False
         entries = self._stream.index_entries
@@ -286,7 +287,7 @@ class VideoReader:
             self._container.seek(target, stream=self._stream, backward=True)
         except _AV_ERRORS:
             return False
-        self._sought = True
+        self._sought = end - int(self._stream.duration * (1 - fraction / 2))
         return True
 
     def batches(self, size: int = BATCH) -> Iterator[FrameBatch]:
@@ -339,8 +340,8 @@ class VideoReader:
         step = self._frame_step()
         last: int | None = None
         frames = self._container.decode(self._stream)
-        if self._sought:
-            frames = _from_key_frame(frames)
+        if self._sought is not None:
+            frames = _from_key_frame(frames, self._sought)
         decoded = 0
         error: BaseException | None = None
         while True:
@@ -437,10 +438,11 @@ class VideoReader:
         return (pts * tb.numerator) / tb.denominator
 
 
-def _from_key_frame(frames: Iterator[Any]) -> Iterator[Any]:
+def _from_key_frame(frames: Iterator[Any], earliest: int) -> Iterator[Any]:
     """Decoded frames after a seek, from the first key frame on: the pictures decoded before it
     lack their references, and those shown before it (open GOPs) may lack them too. A broken
-    stream before the key frame, or a frame without a timestamp, cannot be placed: NoKeyFrame."""
+    stream before the key frame, a key frame before `earliest`, or a frame without a timestamp:
+    NoKeyFrame."""
     try:
         first = next(f for f in frames if f.key_frame)
     except StopIteration:
@@ -449,6 +451,8 @@ def _from_key_frame(frames: Iterator[Any]) -> Iterator[Any]:
         raise NoKeyFrame(f"decoding failed before the key frame: {_reason(exc)}") from exc
     if first.pts is None:
         raise NoKeyFrame("the key frame has no timestamp")
+    if first.pts < earliest:
+        raise NoKeyFrame("no key frame near the place sought")
     yield first
     key = first.pts
     for frame in frames:

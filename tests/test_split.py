@@ -29,7 +29,8 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Key frames every `keyint` frames (no others), so the second half starts at a known
     frame: 1200 (not a multiple of a batch) or 1280 (5 batches), the last key frame before the
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
-    x264's own key frames; one with its index first (as if made for streaming)."""
+    x264's own key frames; one with its index first (as if made for streaming); one with a key
+    frame at the start only."""
     folder = tmp_path_factory.mktemp("split")
     write_video(folder / "plain.mp4", [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
     for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
@@ -38,6 +39,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pictures = [_picture(i, boxed=i in boxed) for i in range(2 * first + 100)]
         _encode(folder / name, pictures, keyint)
     _encode(folder / "faststart.mp4", [_picture(i) for i in range(1200)], 150, faststart=True)
+    _encode(folder / "onekey.mp4", [_picture(i) for i in range(600)], 100_000)
     return folder
 
 
@@ -138,6 +140,20 @@ def test_a_second_half_that_cannot_seek_or_dies_leaves_the_work_to_the_first(
     monkeypatch.setattr(split, "_second_half", dies)
     _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), whole)
     assert joins == []  # neither got as far as the junction
+
+
+def test_a_video_with_no_key_frame_near_the_middle_is_decoded_by_one_process(
+    videos: Path, joins: list[tuple[int, bool]]
+) -> None:
+    """A key frame at the start only: seeking lands there, and the second half gives up."""
+    with decode.VideoReader(videos / "onekey.mp4") as reader:
+        assert reader.start_near(0.5)
+        with pytest.raises(decode.NoKeyFrame, match="no key frame near"):
+            next(reader.frames())
+    _same(
+        hash_video(videos / "onekey.mp4", HashSpec(), threads=2), _one_pass(videos / "onekey.mp4")
+    )
+    assert joins == []
 
 
 def test_a_file_cut_short_in_the_second_half_keeps_the_same_frames_and_error(
