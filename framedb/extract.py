@@ -90,12 +90,21 @@ def _hash_all(
     tail_pts = np.empty(0, np.int64)  # the second half's, when its work is taken
     batches: list[HashedBatch] = []
     error = None
+    hashed = told = 0  # frames hashed here or taken from the second half; frames told on_batch
 
     def keep(found: Iterable[HashedBatch]) -> None:
+        nonlocal hashed
         for batch in found:
             batches.append(batch)
-            if on_batch:
-                on_batch(len(batch.codes))
+            hashed += len(batch.codes)
+
+    def tell() -> None:
+        """Progress: these frames, and the second half's as they come (taken back if refused)."""
+        nonlocal told
+        now = hashed + (half.received if half else 0)
+        if on_batch and now != told:
+            on_batch(now - told)
+        told = now
 
     def put(chunk_pts: list[int], frames: list[Any]) -> None:
         pts.extend(chunk_pts)
@@ -108,21 +117,25 @@ def _hash_all(
                 at = half.stop_at(chunk_pts, pts[-1] if pts else None) if half else None
                 if half is None or at is None:
                     put(chunk_pts, frames)
+                    tell()
                     continue
                 put(chunk_pts[:at], frames[:at])
                 tail = half.join(cast(InlineHasher, hasher), frames[at], chunk_pts[at], len(pts))
+                half = None  # joined, or this process decodes the rest
                 if tail is not None:  # the second half's rows, checked to join these exactly
                     keep(tail.batches)
                     tail_pts, error = tail.pts, tail.error
                     break
-                half = None  # this process decodes the rest
                 put(chunk_pts[at:], frames[at:])
+                tell()
         except DecodeError as exc:
             error = str(exc)
         keep(hasher.finish())
     except ScaleError as exc:
         keep(hasher.ready())
         error = str(reader.stopped(exc.reason, exc.kept))
+    half = None
+    tell()
     codes = np.concatenate([b.codes for b in batches] or [np.empty((0, spec.nbytes), np.uint8)])
     detail = np.concatenate([b.detail for b in batches] or [np.empty(0, np.float32)])
     # frames after a scaling failure are dropped

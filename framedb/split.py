@@ -72,6 +72,7 @@ class SecondHalf:
         self.batches: list[HashedBatch] = []
         self.end: tuple[Any, ...] | None = None
         self.failed = False  # B cannot help: A decodes everything itself
+        self._received = 0
         ours, theirs = socket.socketpair()
         parent = os.getpid()
         try:
@@ -123,6 +124,11 @@ class SecondHalf:
             if p >= self.first_pts:
                 return i
         return None
+
+    @property
+    def received(self) -> int:
+        """Frames B has hashed and sent so far (none once its work is refused)."""
+        return 0 if self.failed else self._received
 
     def poll(self) -> None:
         """Take B's messages that have come, without waiting."""
@@ -178,6 +184,7 @@ class SecondHalf:
             self.head = args[0]
         elif kind == "batch":
             self.batches.append(HashedBatch(*args))
+            self._received += len(args[0])
         elif kind == "end":
             self.end = (kind, *args)
         else:  # "none": no key frame B can start from

@@ -116,8 +116,9 @@ def test_batches_cut_elsewhere_than_the_files_are_refused_then_decoded_here(
     """Bars in 700 frames of the second half: batches cut from its first frame (1200, not a
     multiple of 256) put them in other boxes than the file's batches, so the first process
     decodes the rest itself."""
-    halves = hash_video(videos / "unaligned.mp4", HashSpec(), threads=2)
-    assert joins == [(1200, False)]
+    counted: list[int] = []  # the second half's frames, counted as they came, are taken back
+    halves = hash_video(videos / "unaligned.mp4", HashSpec(), threads=2, on_batch=counted.append)
+    assert joins == [(1200, False)] and sum(counted) == len(halves)
     whole = _one_pass(videos / "unaligned.mp4")
     _same(halves, whole)
     with decode.VideoReader(videos / "unaligned.mp4") as reader:
