@@ -3,8 +3,8 @@
 Two decoders on one thread each outrun one decoder on two threads (frame threads hand frames
 back and forth; 720p H.264 on 2 cores: 1,230 frames/s on two threads, 2 x 700 on one), and each
 scales and hashes its own frames. The decoding process (A) decodes from the start, as always,
-after forking a second (B) that seeks to the key frame at or before the middle and decodes,
-scales and hashes from there to the end. When A reaches the first frame B decoded, it takes B's
+after forking a second (B) that seeks to the key frame nearest the middle and decodes, scales
+and hashes from there to the end. When A reaches the first frame B decoded, it takes B's
 work only if it joins its own exactly:
 
 - the junction frame has the same timestamp and the same grey picture in both (B's decoder
@@ -120,10 +120,9 @@ class SecondHalf:
         if last is not None and last >= self.first_pts:  # B was too late: A went past
             self._give_up()
             return None
-        for i, p in enumerate(pts):
-            if p >= self.first_pts:
-                return i
-        return None
+        if not pts or pts[-1] < self.first_pts:
+            return None
+        return next(i for i, p in enumerate(pts) if p >= self.first_pts)
 
     @property
     def received(self) -> int:
@@ -222,7 +221,7 @@ def _after(batches: list[HashedBatch], skip: int) -> Iterator[HashedBatch]:
 
 
 def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
-    """B's life: open the file again, start at the key frame at or before the middle, and send
+    """B's life: open the file again, start at the key frame nearest the middle, and send
     A its first frame and pictures, its hashed batches, then its pts, each picture's bright
     rows and columns, and why decoding ended if it ended early."""
     with VideoReader(first.path, max_pixels=first.max_pixels, threads=1) as reader:
