@@ -163,6 +163,17 @@ def bright_lines(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[np.ndarray
     return grey.max(axis=2) > dark, grey.max(axis=1) > dark
 
 
+def framed(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> np.ndarray:
+    """Per picture of a batch (B, H, W), whether each of its four edges has a pixel brighter
+    than a bar: a batch holding one such picture has the whole picture as its content box."""
+    return (
+        (grey[:, 0, :].max(axis=1) > dark)
+        & (grey[:, -1, :].max(axis=1) > dark)
+        & (grey[:, :, 0].max(axis=1) > dark)
+        & (grey[:, :, -1].max(axis=1) > dark)
+    )
+
+
 def box_of(rows: np.ndarray, cols: np.ndarray) -> tuple[slice, slice]:
     """The content box of a batch from whether each row and column holds picture anywhere in it."""
     whole = (slice(0, len(rows)), slice(0, len(cols)))

@@ -146,11 +146,9 @@ class SecondHalf:
             self._receive()
         if self.end is None:
             return None
-        _, b_pts, rows, cols, stop = self.end
-        rows = np.unpackbits(rows, axis=1, count=hashing.GREY_SIZE).astype(bool)
-        cols = np.unpackbits(cols, axis=1, count=hashing.GREY_SIZE).astype(bool)
+        _, b_pts, lines, stop = self.end
         across = -count % BATCH  # B's frames in the batch across the junction
-        if not _same_boxes(self.batches, rows, cols, across):
+        if not _same_boxes(self.batches, lines, across):
             self._give_up()
             return None
         hasher.hashes.add(self.head[:across])
@@ -190,19 +188,59 @@ class SecondHalf:
             self._give_up()
 
 
-def _same_boxes(
-    batches: list[HashedBatch], rows: np.ndarray, cols: np.ndarray, across: int
-) -> bool:
+class _Lines:
+    """B's record of which rows and columns of its pictures hold picture, kept small: most
+    pictures are bright on all four edges (`hashing.framed`), which alone puts any batch holding
+    one in the whole box; only the others' bright rows and columns are kept (packed bits)."""
+
+    def __init__(self) -> None:
+        self.framed: list[np.ndarray] = []
+        self.others: list[np.ndarray] = []  # frames not framed...
+        self.rows: list[np.ndarray] = []  # ...and their bright rows and columns
+        self.cols: list[np.ndarray] = []
+
+    def add(self, grey: np.ndarray, first: int) -> None:
+        """Pictures of B's frames `first`, `first + 1`..."""
+        framed = hashing.framed(grey)
+        self.framed.append(framed)
+        others = np.flatnonzero(~framed)
+        if len(others):
+            rows, cols = hashing.bright_lines(grey[others])
+            self.others.append(others + first)
+            self.rows.append(np.packbits(rows, axis=1))
+            self.cols.append(np.packbits(cols, axis=1))
+
+    def message(self) -> tuple[np.ndarray, ...]:
+        bits = np.zeros((0, (hashing.GREY_SIZE + 7) // 8), np.uint8)
+        return (
+            np.concatenate([np.zeros(0, bool), *self.framed]),
+            np.concatenate([np.zeros(0, np.int64), *self.others]),
+            np.concatenate([bits, *self.rows]),
+            np.concatenate([bits, *self.cols]),
+        )
+
+
+def _same_boxes(batches: list[HashedBatch], lines: tuple[np.ndarray, ...], across: int) -> bool:
     """Whether each of B's frames after the first `across` was hashed in the content box of
-    the batch it belongs to when batches are cut from the start of the file."""
+    the batch it belongs to when batches are cut from the start of the file (`lines`: B's
+    `_Lines.message()`)."""
     if not across:
         return True  # B's cuts are the file's
+    framed, others, row_bits, col_bits = lines
+    side = hashing.GREY_SIZE
+    rows = np.unpackbits(row_bits, axis=1, count=side).astype(bool)
+    cols = np.unpackbits(col_bits, axis=1, count=side).astype(bool)
+    whole = (slice(0, side), slice(0, side))
+    either = np.logical_or.reduce
     starts = np.cumsum([0] + [len(b.codes) for b in batches])
     total = int(starts[-1])
     for begin in range(across, total, BATCH):
         end = min(begin + BATCH, total)
-        either = np.logical_or.reduce
-        box = hashing.box_of(either(rows[begin:end]), either(cols[begin:end]))
+        if framed[begin:end].any():
+            box = whole
+        else:  # every frame of this batch is among the others
+            lo, hi = np.searchsorted(others, [begin, end])
+            box = hashing.box_of(either(rows[lo:hi]), either(cols[lo:hi]))
         first = int(np.searchsorted(starts, begin, side="right")) - 1
         last = int(np.searchsorted(starts, end - 1, side="right")) - 1
         if any(batches[k].box != box for k in range(first, last + 1)):
@@ -232,8 +270,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
         hashes = BatchHasher(spec)
         pts: list[int] = []
         head: list[np.ndarray] = []
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
+        lines = _Lines()
         stop: tuple[Any, ...] | None = None
         try:
             for chunk_pts, frames in reader.chunks():
@@ -249,9 +286,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
                     head.append(grey[: HEAD - held].copy())
                     if held + len(head[-1]) == HEAD:
                         conn.send(("head", np.concatenate(head)))
-                bright_rows, bright_cols = hashing.bright_lines(grey)
-                rows.append(np.packbits(bright_rows, axis=1))
-                cols.append(np.packbits(bright_cols, axis=1))
+                lines.add(grey, len(pts) - len(grey))
                 hashes.add(grey)
                 for batch in hashes.ready():
                     conn.send(("batch", batch.codes, batch.detail, batch.box))
@@ -274,4 +309,4 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
         if sum(len(h) for h in head) < HEAD:
             conn.send(("head", np.concatenate(head)))
         done = np.array(pts[: hashes.done], np.int64)
-        conn.send(("end", done, np.concatenate(rows), np.concatenate(cols), stop))
+        conn.send(("end", done, lines.message(), stop))

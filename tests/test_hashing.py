@@ -117,3 +117,29 @@ def test_black_bars_are_left_out_of_the_hash() -> None:
 def test_dark_scenes_are_not_mistaken_for_bars() -> None:
     dim = (grey(4, 0.0) // 16).astype(np.uint8)[None]  # everything below the bar level
     assert hashing.content_box(dim) == (slice(0, 64), slice(0, 64))
+
+
+def test_content_boxes_follow_from_each_pictures_bright_lines() -> None:
+    """What framedb.split checks batches with, without the pictures: a batch's box is that of its
+    pictures' bright rows and columns OR-ed, and the whole picture if one is bright on all four
+    edges (`framed`)."""
+    rng = np.random.default_rng(7)
+    pictures = rng.integers(40, 256, (200, 64, 64)).astype(np.uint8)
+    for i, picture in enumerate(pictures):
+        top, bottom, left, right = rng.integers(0, 20, 4) * (rng.random(4) < 0.6)
+        picture[:top] = picture[64 - bottom :] = 0
+        picture[:, :left] = picture[:, 64 - right :] = 0
+        if i % 7 == 0:
+            picture[:] = rng.integers(0, 20)  # dark: no bright line at all
+    edges = (pictures[:, 0].max(1) > 24) & (pictures[:, -1].max(1) > 24)
+    edges &= (pictures[:, :, 0].max(1) > 24) & (pictures[:, :, -1].max(1) > 24)
+    framed = hashing.framed(pictures)
+    assert framed.tolist() == edges.tolist() and 0 < framed.sum() < len(pictures)
+    rows, cols = hashing.bright_lines(pictures)
+    whole = (slice(0, 64), slice(0, 64))
+    for _ in range(300):
+        pick = rng.choice(len(pictures), rng.integers(1, 6), replace=False)
+        box = hashing.content_box(pictures[pick])
+        assert box == hashing.box_of(rows[pick].any(axis=0), cols[pick].any(axis=0))
+        if framed[pick].any():
+            assert box == whole
