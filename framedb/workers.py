@@ -251,6 +251,7 @@ class WorkerPool:
                     self._retire(worker)
                     reason = f"timed out after {self.timeout:g} s without decoding a frame"
                     finished.append((job.key, Failed(reason)))
+        self._dispatch()  # the next jobs start now, not after the caller has stored these
         return finished
 
     def close(self) -> None:

@@ -280,3 +280,8 @@ def mixed(kind: str, *args: object) -> object:
         "hang_and_tell": hang_and_tell,
     }
     return jobs[kind](*args)
+
+
+def started_at(on_progress: Callable[[int], None]) -> float:
+    """When the job started (the wall clock, comparable across processes)."""
+    return time.time()

@@ -121,3 +121,17 @@ def test_bad_arguments_are_refused() -> None:
         WorkerPool(0)
     with pytest.raises(ValueError, match="positive"):
         WorkerPool(1, timeout=0)
+
+
+def test_a_queued_job_starts_as_soon_as_a_worker_is_free() -> None:
+    """The next job starts when the last one's result comes in, not when the caller, done
+    storing that result, asks again: with one worker, it would otherwise idle meanwhile."""
+    with WorkerPool(1, target=hostile.started_at) as pool:
+        pool.submit("first", ())
+        pool.submit("second", ())
+        [(key, _)] = pool.poll()
+        returned = time.time()
+        time.sleep(0.5)  # the caller storing the first result
+        [(second, started)] = pool.poll()
+    assert key == "first" and second == "second"
+    assert started < returned + 0.25
