@@ -120,7 +120,8 @@ def _hash_all(
                     tell()
                     continue
                 put(chunk_pts[:at], frames[:at])
-                tail = half.join(cast(InlineHasher, hasher), frames[at], chunk_pts[at], len(pts))
+                hashing_here = cast(InlineHasher, hasher)
+                tail = half.join(hashing_here, frames[at:], chunk_pts[at:], len(pts))
                 half = None  # joined, or this process decodes the rest
                 if tail is not None:  # the second half's rows, checked to join these exactly
                     keep(tail.batches)

@@ -7,8 +7,9 @@ after forking a second (B) that seeks to the key frame nearest the middle and de
 and hashes from there to the end. When A reaches the first frame B decoded, it takes B's
 work only if it joins its own exactly:
 
-- the junction frame has the same timestamp and the same grey picture in both (B's decoder
-  started clean);
+- the frames A decoded from B's first on (the rest of A's chunk, up to 64) have the same
+  timestamps and the same grey pictures in both (B's decoder started clean; no frame shown out
+  of order across the junction);
 - batches are cut every BATCH frames from the start of the file, and a batch's black-bar box
   depends on all its pictures, while B cut its batches from its own first frame: so A hashes the
   batch across the junction itself (from B's first pictures), and every batch B hashed must have
@@ -67,8 +68,8 @@ class SecondHalf:
     def __init__(self, reader: VideoReader, spec: HashSpec) -> None:
         self.reader = reader
         self.first_pts: int | None = None  # B's first frame, once B has said
-        self.first_grey: np.ndarray | None = None
         self.head = np.empty((0, hashing.GREY_SIZE, hashing.GREY_SIZE), np.uint8)
+        self.first_grey = self.head  # its picture
         self.batches: list[HashedBatch] = []
         self.end: tuple[Any, ...] | None = None
         self.failed = False  # B cannot help: A decodes everything itself
@@ -134,13 +135,15 @@ class SecondHalf:
         while not self.failed and self.end is None and self.conn.poll():
             self._receive()
 
-    def join(self, hasher: InlineHasher, frame: Any, pts: int, count: int) -> Tail | None:
-        """B's work, if it joins A's exactly at `frame` (at `pts`, after A's `count` frames,
-        whose last pictures wait in `hasher`); None if A must go on decoding."""
-        picture = Greyer(self.reader.info.rotation)([frame])
-        same = self.first_grey is not None and np.array_equal(picture, self.first_grey)
-        if pts != self.first_pts or not same:
-            self._give_up()
+    def join(
+        self, hasher: InlineHasher, frames: list[Any], pts: list[int], count: int
+    ) -> Tail | None:
+        """B's work, if it joins A's exactly: `frames` (at `pts`) are A's from B's first on, to
+        the end of the chunk A decoded, after A's `count` frames, whose last pictures wait in
+        `hasher`. None if A must go on decoding."""
+        pictures = Greyer(self.reader.info.rotation)(frames)
+        if pts[0] != self.first_pts or not np.array_equal(pictures[:1], self.first_grey):
+            self._give_up()  # at once, before waiting for B's end
             return None
         while not self.failed and self.end is None:
             self._receive()
@@ -148,7 +151,10 @@ class SecondHalf:
             return None
         _, b_pts, lines, stop = self.end
         across = -count % BATCH  # B's frames in the batch across the junction
-        if not _same_boxes(self.batches, lines, across):
+        same = b_pts[: len(pts)].tolist() == pts and np.array_equal(
+            self.head[: len(pictures)], pictures
+        )
+        if not same or not _same_boxes(self.batches, lines, across):
             self._give_up()
             return None
         hasher.hashes.add(self.head[:across])

@@ -78,8 +78,8 @@ def joins(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
     seen: list[tuple[int, bool]] = []
     join = split.SecondHalf.join
 
-    def spy(self: split.SecondHalf, hasher: Any, frame: Any, pts: int, count: int) -> Any:
-        tail = join(self, hasher, frame, pts, count)
+    def spy(self: split.SecondHalf, hasher: Any, frames: Any, pts: list[int], count: int) -> Any:
+        tail = join(self, hasher, frames, pts, count)
         seen.append((count, tail is not None))
         return tail
 
@@ -212,6 +212,28 @@ def test_a_second_half_that_decodes_otherwise_is_refused_at_the_junction(
             return grey if os.getpid() == parent else grey // 2
 
     monkeypatch.setattr(split, "Greyer", Skewed)
+    _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), _one_pass(videos / "plain.mp4"))
+    assert joins == [(250, False)]
+
+
+def test_a_second_half_that_differs_after_its_first_frame_is_refused_too(
+    videos: Path, monkeypatch: pytest.MonkeyPatch, joins: list[tuple[int, bool]]
+) -> None:
+    """The junction is checked over every frame the first process decoded from it on (frames
+    250-255, the rest of its chunk), not the first alone."""
+    parent = os.getpid()
+
+    class SkewedAfterOne(decode.Greyer):
+        def __call__(self, frames: list[Any]) -> np.ndarray:
+            grey = super().__call__(frames)
+            if os.getpid() != parent:
+                first = grey[:1].copy() if not hasattr(self, "seen") else grey[:0]
+                self.seen = True
+                grey //= 2
+                grey[: len(first)] = first
+            return grey
+
+    monkeypatch.setattr(split, "Greyer", SkewedAfterOne)
     _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), _one_pass(videos / "plain.mp4"))
     assert joins == [(250, False)]
 
