@@ -45,11 +45,12 @@ def _second_half(reader: VideoReader, spec: HashSpec, threads: int) -> SecondHal
     each decoder then runs on one thread); None if not worth it or the system refuses a process."""
     if not worth_splitting(reader, threads or available_cores()):
         return None
-    reader.use_one_thread()
     try:
-        return SecondHalf(reader, spec)
+        half = SecondHalf(reader, spec)
     except OSError:
         return None
+    reader.use_one_thread()
+    return half
 
 
 def _hasher(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import socket
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from framedb import hashing
 from framedb.decode import CHUNK_FRAMES, SMALL_FRAME, Batcher, Greyer
 from framedb.errors import FrameDBError
 from framedb.hashing import HashSpec
-from framedb.workers import die_with_parent
+from framedb.workers import fork_child
 
 SLOTS = 8  # chunks of frames in flight between the decoder and the helper
 SLOT_BYTES = CHUNK_FRAMES * SMALL_FRAME  # a chunk of small frames, unless rows are padded wide
@@ -126,28 +125,12 @@ class ForkedHasher:
         self.free = deque(range(SLOTS))
         self.batches: deque[HashedBatch] = deque()
         self.failed: tuple[int, str] | None = None
-        ours, theirs = socket.socketpair()
-        parent = os.getpid()
         try:
-            self.pid = os.fork()
+            self.pid, self.conn = fork_child(lambda c: _helper(c, self.memory, spec, rotation))
         except OSError:  # out of processes or memory: the caller hashes inline instead
-            ours.close()
-            theirs.close()
             del self.memory
             self.shm.close()
             raise
-        if self.pid == 0:  # the helper
-            code = 0
-            try:
-                ours.close()
-                die_with_parent(parent)
-                _helper(Connection(theirs.detach()), self.memory, spec, rotation)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        theirs.close()
-        self.conn = Connection(ours.detach())
 
     def __enter__(self) -> ForkedHasher:
         return self

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -37,7 +36,7 @@ from framedb import hashing
 from framedb.decode import BATCH, DecodeError, Greyer, NoKeyFrame, VideoReader, plain_error
 from framedb.hashing import HashSpec
 from framedb.offload import BatchHasher, HashedBatch, InlineHasher, can_fork
-from framedb.workers import die_with_parent
+from framedb.workers import fork_child
 
 # Forking and opening the file a second time cost a few ms (0.2 s for the 170 MB index of a
 # 24-hour MP4); worth it from about a minute of video.
@@ -74,26 +73,7 @@ class SecondHalf:
         self.end: tuple[Any, ...] | None = None
         self.failed = False  # B cannot help: A decodes everything itself
         self._received = 0
-        ours, theirs = socket.socketpair()
-        parent = os.getpid()
-        try:
-            self.pid = os.fork()
-        except OSError:
-            ours.close()
-            theirs.close()
-            raise
-        if self.pid == 0:  # B
-            code = 0
-            try:
-                ours.close()
-                die_with_parent(parent)
-                _second_half(Connection(theirs.detach()), reader, spec)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        theirs.close()
-        self.conn = Connection(ours.detach())
+        self.pid, self.conn = fork_child(lambda conn: _second_half(conn, reader, spec))
 
     def __enter__(self) -> SecondHalf:
         return self

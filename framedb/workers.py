@@ -136,6 +136,32 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def fork_child(run: Callable[[Connection], None]) -> tuple[int, Connection]:
+    """Fork a process that runs `run(conn)` and exits (status 1 if it raised), dying with this
+    one (a decoder's second half, or its hashing helper); returns its pid and this side's
+    connection. OSError if the system refuses a new process (out of processes or memory)."""
+    ours, theirs = socket.socketpair()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        raise
+    if pid == 0:
+        code = 0
+        try:
+            ours.close()
+            die_with_parent(parent)
+            run(Connection(theirs.detach()))
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    theirs.close()
+    return pid, Connection(ours.detach())
+
+
 # -- the parent's side -------------------------------------------------------------------------
 class _Worker:
     """One worker process, its pipe, and the job it is running."""
