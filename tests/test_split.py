@@ -170,6 +170,21 @@ def test_a_file_cut_short_in_the_second_half_keeps_the_same_frames_and_error(
     assert 600 < len(whole) < 1200 and joins == [(600, True)]
 
 
+def test_a_broken_stream_in_the_second_half_keeps_the_same_frames_and_error(
+    videos: Path, tmp_path: Path, joins: list[tuple[int, bool]]
+) -> None:
+    data = bytearray((videos / "faststart.mp4").read_bytes())
+    at = len(data) * 3 // 4
+    data[at : at + 4096] = bytes(4096)  # zeros over a few frames' samples
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    whole = _one_pass(broken)
+    assert whole.error is not None and "decoding stopped after" in whole.error
+    assert 600 < len(whole) < 1200
+    _same(hash_video(broken, HashSpec(), threads=2), whole)
+    assert joins == [(600, True)]
+
+
 def test_a_frame_that_cannot_be_scaled_in_the_second_half_ends_the_video_there(
     videos: Path, monkeypatch: pytest.MonkeyPatch, joins: list[tuple[int, bool]]
 ) -> None:
