@@ -213,12 +213,13 @@ def _same_boxes(batches: list[HashedBatch], lines: tuple[np.ndarray, ...], acros
     `_Lines.message()`)."""
     if not across:
         return True  # B's cuts are the file's
-    framed, others, row_bits, col_bits = lines
+    framed, others, rows, cols = lines
     side = hashing.GREY_SIZE
-    rows = np.unpackbits(row_bits, axis=1, count=side).astype(bool)
-    cols = np.unpackbits(col_bits, axis=1, count=side).astype(bool)
     whole = (slice(0, side), slice(0, side))
-    either = np.logical_or.reduce
+
+    def either(bits: np.ndarray) -> np.ndarray:  # rows or columns bright in any of these
+        return np.unpackbits(np.bitwise_or.reduce(bits, axis=0), count=side).astype(bool)
+
     starts = np.cumsum([0] + [len(b.codes) for b in batches])
     total = int(starts[-1])
     for begin in range(across, total, BATCH):

@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from framedb import decode, split
+from framedb import decode, hashing, split
 from framedb.extract import hash_video
 from framedb.hashed import HashedVideo
 from framedb.hashing import HashSpec
@@ -30,7 +30,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame: 1200 (not a multiple of a batch) or 1280 (5 batches), the last key frame before the
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
     x264's own key frames; one with its index first (as if made for streaming); one with a key
-    frame at the start only."""
+    frame at the start only; one letterboxed throughout, with bars of two heights in turn."""
     folder = tmp_path_factory.mktemp("split")
     write_video(folder / "plain.mp4", [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
     for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
@@ -40,13 +40,15 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _encode(folder / name, pictures, keyint)
     _encode(folder / "faststart.mp4", [_picture(i) for i in range(1200)], 150, faststart=True)
     _encode(folder / "onekey.mp4", [_picture(i) for i in range(600)], 100_000)
+    bars = [_picture(i, boxed=True, bar=12 + 6 * (i % 2)) for i in range(1300)]
+    _encode(folder / "letterboxed.mp4", bars, 600)
     return folder
 
 
-def _picture(i: int, boxed: bool = False) -> np.ndarray:
+def _picture(i: int, boxed: bool = False, bar: int = 12) -> np.ndarray:
     rgb = render(43, i / FPS, 160, 90)
     if boxed:
-        rgb[:12] = rgb[-12:] = 0
+        rgb[:bar] = rgb[-bar:] = 0
     return rgb
 
 
@@ -125,6 +127,22 @@ def test_batches_cut_elsewhere_than_the_files_are_refused_then_decoded_here(
         grey = np.concatenate([batch.grey for batch in reader.batches()])
     cut_there = [hash_batch(grey[i : i + 256], HashSpec()) for i in range(1200, len(grey), 256)]
     assert not np.array_equal(np.concatenate([b.codes for b in cut_there]), whole.codes[1200:])
+
+
+def test_bars_throughout_put_every_batch_in_the_same_box_wherever_it_is_cut(
+    videos: Path, joins: list[tuple[int, bool]]
+) -> None:
+    """Every picture letterboxed (12 and 18 rows in turn): no picture is framed, the boxes come
+    from the bright lines of each batch's pictures (the thinner bars: any picture's content
+    counts), and they agree however the batches are cut (junction at 600)."""
+    halves = hash_video(videos / "letterboxed.mp4", HashSpec(), threads=2)
+    assert joins == [(600, True)]
+    whole = _one_pass(videos / "letterboxed.mp4")
+    _same(halves, whole)
+    with decode.VideoReader(videos / "letterboxed.mp4") as reader:
+        grey = np.concatenate([batch.grey for batch in reader.batches()])
+    assert not hashing.framed(grey).any()
+    assert hashing.content_box(grey[:256]) == (slice(8, 56), slice(0, 64))  # 12 of 90 rows
 
 
 def test_a_second_half_that_cannot_seek_or_dies_leaves_the_work_to_the_first(
