@@ -27,14 +27,14 @@ FPS = 30
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Key frames every `keyint` frames (no others), so the second half starts at a known
-    frame: 1200 (not a multiple of a batch) or 1280 (5 batches), the last key frame before the
+    frame: 1200 (not a multiple of a batch) or 1280 (5 batches), the key frame nearest the
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
     x264's own key frames; one with its index first (as if made for streaming); one with a key
     frame at the start only; one letterboxed throughout, with bars of two heights in turn."""
     folder = tmp_path_factory.mktemp("split")
     write_video(folder / "plain.mp4", [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
     for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
-        first = 2 * keyint  # the last key frame before the middle
+        first = 2 * keyint  # the key frame nearest the middle
         boxed = range(first + 300, first + 1000)
         pictures = [_picture(i, boxed=i in boxed) for i in range(2 * first + 100)]
         _encode(folder / name, pictures, keyint)
@@ -107,7 +107,7 @@ def test_two_halves_give_the_rows_of_one_pass(
 ) -> None:
     counted: list[int] = []
     halves = hash_video(videos / name, HashSpec(), threads=2, on_batch=counted.append)
-    assert joins == [(first, True)]  # x264's first key frame after 250; or the one set
+    assert joins == [(first, True)]  # x264's key frame at 250, nearest 360; or the one set
     assert sum(counted) == len(halves)
     _same(halves, _one_pass(videos / name))
 
