@@ -131,7 +131,7 @@ def test_a_queued_job_starts_as_soon_as_a_worker_is_free() -> None:
         pool.submit("second", ())
         [(key, _)] = pool.poll()
         returned = time.time()
-        time.sleep(0.5)  # the caller storing the first result
+        time.sleep(1.0)  # the caller storing the first result
         [(second, started)] = pool.poll()
     assert key == "first" and second == "second"
-    assert started < returned + 0.25
+    assert started < returned + 0.5  # not after the sleep: a loaded machine may be slow to start it
