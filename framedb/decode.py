@@ -115,10 +115,11 @@ def _open(path: Path, max_pixels: int) -> tuple[Any, BinaryIO]:
 
 def plain_error(exc: BaseException) -> Exception:
     """An error as plain data another process can receive, with what messages say of it."""
-    return exc if isinstance(exc, MemoryError) else ValueError(_reason(exc))
+    return exc if isinstance(exc, MemoryError) else ValueError(reason(exc))
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
+    """An exception in a few words for a one-line message."""
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return one_line(str(text).splitlines()[0] if str(text).strip() else type(exc).__name__)
 
@@ -132,7 +133,7 @@ def _unopenable(handle: BinaryIO, head: bytes, size: int, exc: BaseException) ->
                 "MP4/MOV file without its index (no moov box): cut short or still being "
                 "written; copy or download it again"
             )
-        return f"damaged MP4/MOV file ({_reason(exc)})"
+        return f"damaged MP4/MOV file ({reason(exc)})"
     if b"\0" not in head:
         try:
             text = head.decode("utf-8")
@@ -140,7 +141,7 @@ def _unopenable(handle: BinaryIO, head: bytes, size: int, exc: BaseException) ->
             text = head[: bad.start].decode("utf-8") if len(head) - bad.start < 4 else ""
         if text and sum(c.isprintable() or c.isspace() for c in text) >= 0.95 * len(text):
             return "not a video file (it holds text)"
-    return f"not a video file FFmpeg can open ({_reason(exc)})"
+    return f"not a video file FFmpeg can open ({reason(exc)})"
 
 
 def _mp4_boxes(handle: BinaryIO, size: int, limit: int = 64) -> list[str]:
@@ -163,7 +164,7 @@ def _mp4_boxes(handle: BinaryIO, size: int, limit: int = 64) -> list[str]:
     return found
 
 
-def _pick_stream(container: Any, path: Path) -> Any:
+def pick_stream(container: Any, path: Path) -> Any:
     """The video stream to use: the first real one, never embedded cover art."""
     video = list(container.streams.video)
     for stream in video:
@@ -182,11 +183,16 @@ def _pick_stream(container: Any, path: Path) -> Any:
     raise NotAVideoError(f"{name}: no video stream")
 
 
+def rotation_of(stream: Any) -> int:
+    """Degrees the stream asks to be turned by (its legacy `rotate` tag), 0 if it says nothing."""
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
+        return int(round(float(stream.metadata.get("rotate", 0)))) % 360
+    return 0
+
+
 def _info(stream: Any) -> VideoInfo:
     cc = stream.codec_context
-    rotation = 0
-    with contextlib.suppress(AttributeError, TypeError, ValueError):
-        rotation = int(round(float(stream.metadata.get("rotate", 0)))) % 360
+    rotation = rotation_of(stream)
     rate = stream.average_rate
     return VideoInfo(
         codec=cc.name,
@@ -218,11 +224,11 @@ class VideoReader:
         self._sought: int | None = None  # started mid-file from a key frame after this pts
         try:
             self._container = container
-            self._stream = _pick_stream(container, self.path)
+            self._stream = pick_stream(container, self.path)
             try:
                 self.info = _info(self._stream)
             except _AV_ERRORS as exc:
-                raise NotAVideoError(f"{self.name}: unreadable stream ({_reason(exc)})") from exc
+                raise NotAVideoError(f"{self.name}: unreadable stream ({reason(exc)})") from exc
             if self.info.width * self.info.height > max_pixels:
                 raise NotAVideoError(
                     f"{self.name}: frame size {self.info.width}x{self.info.height} is over the "
@@ -381,10 +387,10 @@ class VideoReader:
             return f"decoding stopped after {decoded} frames: out of memory"
         if not decoded and not (self.info.width and self.info.height):
             return (
-                f"decoding failed ({_reason(exc)}); the frame size is unknown: over the limit "
+                f"decoding failed ({reason(exc)}); the frame size is unknown: over the limit "
                 f"of {self.max_pixels} pixels, or a broken stream"
             )
-        return f"decoding stopped after {decoded} frames: {_reason(exc)}"
+        return f"decoding stopped after {decoded} frames: {reason(exc)}"
 
     def _cut_short(self) -> str | None:
         """If the container's index places frames past the end of the file (an MP4 copied or
@@ -448,7 +454,7 @@ def _from_key_frame(frames: Iterator[Any], earliest: int) -> Iterator[Any]:
     except StopIteration:
         raise NoKeyFrame("no key frame after the seek") from None
     except _AV_ERRORS as exc:
-        raise NoKeyFrame(f"decoding failed before the key frame: {_reason(exc)}") from exc
+        raise NoKeyFrame(f"decoding failed before the key frame: {reason(exc)}") from exc
     if first.pts is None:
         raise NoKeyFrame("the key frame has no timestamp")
     if first.pts < earliest:
@@ -538,7 +544,7 @@ def grey_of_image(path: Path) -> np.ndarray:
     except FileNotFoundError as exc:
         raise VideoNotFoundError(f"{path}: no such file") from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise NotAVideoError(f"{path}: not a picture Pillow can read ({_reason(exc)})") from exc
+        raise NotAVideoError(f"{path}: not a picture Pillow can read ({reason(exc)})") from exc
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     return _scale(VideoReformatter(), frame).to_ndarray()[None]
 

@@ -17,6 +17,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from framedb import hashing
+from framedb.decode import pick_stream, reason, rotation_of
 from framedb.errors import BadArgumentError, DecodeError, NotAVideoError, VideoNotFoundError
 from framedb.hashing import GREY_SIZE, HashSpec
 from framedb.store import VideoRow
@@ -112,7 +113,7 @@ class FrameGrabber:
         except BaseException:
             self.close()
             raise
-        self._rotation = _rotation(self._stream) // 90
+        self._rotation = rotation_of(self._stream) // 90
         tb = self._stream.time_base
         self._per_second = float(1 / tb) if tb else 90000.0
         self._reformatter = VideoReformatter()
@@ -122,7 +123,7 @@ class FrameGrabber:
             self._container.close()
         self._handle.seek(0)
         self._container = av.open(self._handle, mode="r", metadata_errors="replace")
-        self._stream = _video_stream(self._container, self.path)
+        self._stream = pick_stream(self._container, self.path)
         self._stream.thread_type = "AUTO"
 
     def close(self) -> None:
@@ -146,7 +147,7 @@ class FrameGrabber:
             except _NoTimestamps:
                 decoded = self._by_count([wanted[k] for k in order], width)
         except av.error.FFmpegError as exc:
-            raise DecodeError(f"{self.path}: decoding failed ({_reason(exc)})") from exc
+            raise DecodeError(f"{self.path}: decoding failed ({reason(exc)})") from exc
         result: list[DecodedFrame | None] = [None] * len(wanted)
         for k, frame in zip(order, decoded, strict=True):
             result[k] = frame
@@ -245,28 +246,6 @@ class FrameGrabber:
         code = hashing.compute(np.ascontiguousarray(grey)[None], self.spec)[0]
         drift = int(hashing.hamming(code, target.code))
         return DecodedFrame(self.row, target, np.ascontiguousarray(rgb), drift)
-
-
-def _video_stream(container: Any, path: Path) -> Any:
-    """The stream ingest decodes: the first video stream that is not cover art."""
-    for stream in container.streams.video:
-        if stream.disposition & av.stream.Disposition.attached_pic:
-            continue
-        if stream.codec_context is None:
-            continue
-        return stream
-    raise NotAVideoError(f"{path}: no video stream")
-
-
-def _reason(exc: BaseException) -> str:
-    return str(getattr(exc, "strerror", None) or exc or type(exc).__name__).splitlines()[0]
-
-
-def _rotation(stream: Any) -> int:
-    try:
-        return int(round(float(stream.metadata.get("rotate", 0)))) % 360
-    except (AttributeError, TypeError, ValueError):
-        return 0
 
 
 def grab(
