@@ -40,6 +40,7 @@ CHUNK_BYTES = 16 << 20  # ...or fewer, up to this many bytes of pictures
 SMALL_FRAME = 40_000
 LIGHT_FRAME = 0.08  # bytes per pixel (0.64 bits)
 KEY_SEARCH = 1000  # index entries looked at either side of a seek's target for a key frame
+LEADING = 16  # frames after a key frame that may be shown before it (an open GOP's B-frames)
 
 
 class NoKeyFrame(Exception):
@@ -263,7 +264,7 @@ class VideoReader:
     def can_seek(self) -> bool:
         """Whether the container knows the stream's duration and where its key frames are (a
         raw or transport stream does not)."""
-        return bool(self._stream.duration) and len(self._stream.index_entries) > 0
+        return bool(self._duration) and len(self._stream.index_entries) > 0
 
     def start_near(self, fraction: float) -> bool:
         """Seek to the key frame nearest `fraction` of the stream's frames, so that `frames()`
@@ -274,26 +275,30 @@ class VideoReader:
         one key frame at the start, say). False if the stream cannot seek."""
         if not self.can_seek:
             return False
-        entries = self._stream.index_entries
-        middle = int(len(entries) * fraction)
-        # Look a few GOPs either way (each entry read is a Python object: a 24-hour file has
-        # millions); with no key frame flagged there, seek by time to the one before.
-        around = range(max(0, middle - KEY_SEARCH), min(len(entries), middle + KEY_SEARCH))
-        end = (self._stream.start_time or 0) + self._stream.duration
+        duration = self._duration
+        end = (self._stream.start_time or 0) + duration
+        by_time = end - int(duration * (1 - fraction))
         try:
+            entries = self._stream.index_entries
+            if len(entries) < 2:  # Matroska reads its index (cues) at the first seek
+                self._container.seek(by_time, stream=self._stream, backward=True)
+                entries = self._stream.index_entries
+            # Look a few GOPs either way (each entry read is a Python object: a 24-hour file
+            # has millions); with no key frame flagged there, seek by time to the one before.
+            middle = int(len(entries) * fraction)
+            around = range(max(0, middle - KEY_SEARCH), min(len(entries), middle + KEY_SEARCH))
             keys = [i for i in around if entries[i].is_keyframe]
+            target = by_time
             if keys:
                 # Index times are decoding times; a seek compares them with presentation times,
                 # which B-frames put a few frames later: aim between this key frame and the next.
                 key = min(keys, key=lambda i: abs(i - middle))
                 later = [entries[i].timestamp for i in keys if i > key] or [end]
                 target = (entries[key].timestamp + later[0]) // 2
-            else:
-                target = end - int(self._stream.duration * (1 - fraction))
             self._container.seek(target, stream=self._stream, backward=True)
         except _AV_ERRORS:
             return False
-        self._sought = end - int(self._stream.duration * (1 - fraction / 2))
+        self._sought = end - int(duration * (1 - fraction / 2))
         return True
 
     def batches(self, size: int = BATCH) -> Iterator[FrameBatch]:
@@ -416,10 +421,21 @@ class VideoReader:
     def expected_frames(self) -> int:
         """How many frames the container says the stream has (0 if it cannot tell)."""
         frames = int(self._stream.frames or 0)
-        if not frames and self._stream.duration and self.info.average_rate:
-            seconds = self._stream.duration * self.info.time_base
+        if not frames and self._duration and self.info.average_rate:
+            seconds = self._duration * self.info.time_base
             frames = int(seconds * self.info.average_rate)
         return max(0, frames)
+
+    @property
+    def _duration(self) -> int:
+        """The stream's duration in its time base: its own, or the container's (Matroska gives
+        only that), 0 if neither says."""
+        if self._stream.duration:
+            return int(self._stream.duration)
+        micro = self._container.duration  # AV_TIME_BASE: microseconds
+        if not micro:
+            return 0
+        return int(Fraction(micro, 1_000_000) / self.info.time_base)
 
     def _best_threads(self) -> int:
         """Decoding threads for this video: one per core (FFmpeg's own choice, one more than the
@@ -461,11 +477,13 @@ def _from_key_frame(frames: Iterator[Any], earliest: int) -> Iterator[Any]:
         raise NoKeyFrame("no key frame near the place sought")
     yield first
     key = first.pts
-    for frame in frames:
+    for after, frame in enumerate(frames):
         if frame.pts is None:
             raise NoKeyFrame("a frame without a timestamp")
         if frame.pts >= key:
             yield frame
+        elif after >= LEADING:  # one pass would keep it: only the start can say where it goes
+            raise NoKeyFrame("a frame shown before the key frame, long after it")
 
 
 class Batcher:

@@ -29,10 +29,12 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Key frames every `keyint` frames (no others), so the second half starts at a known
     frame: 1200 (not a multiple of a batch) or 1280 (5 batches), the key frame nearest the
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
-    x264's own key frames; one with its index first (as if made for streaming); one with a key
-    frame at the start only; one letterboxed throughout, with bars of two heights in turn."""
+    x264's own key frames (MP4 and Matroska); one with its index first (as if made for
+    streaming); one with a key frame at the start only; one letterboxed throughout, with bars of
+    two heights in turn."""
     folder = tmp_path_factory.mktemp("split")
-    write_video(folder / "plain.mp4", [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
+    for name in ("plain.mp4", "plain.mkv"):  # Matroska: a duration and cues only for the file
+        write_video(folder / name, [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
     for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
         first = 2 * keyint  # the key frame nearest the middle
         boxed = range(first + 300, first + 1000)
@@ -101,7 +103,9 @@ def _same(a: HashedVideo, b: HashedVideo) -> None:
     assert a.error == b.error
 
 
-@pytest.mark.parametrize(("name", "first"), [("plain.mp4", 250), ("aligned.mp4", 1280)])
+@pytest.mark.parametrize(
+    ("name", "first"), [("plain.mp4", 250), ("plain.mkv", 250), ("aligned.mp4", 1280)]
+)
 def test_two_halves_give_the_rows_of_one_pass(
     videos: Path, name: str, first: int, joins: list[tuple[int, bool]]
 ) -> None:
@@ -281,3 +285,25 @@ def test_a_reader_started_mid_file_yields_the_frames_from_the_nearest_key_frame(
     with decode.VideoReader(videos / "faststart.mp4") as reader:
         assert reader.start_near(fraction)
         assert [p for p, _ in reader.frames()] == everything[first:]
+
+
+def test_after_a_seek_frames_shown_before_the_key_frame_are_left_out_only_at_the_start() -> None:
+    """The key frame's leading pictures (an open GOP's) are not the second half's; a frame shown
+    before it much later (timestamps that go back) would be kept by one pass: the start alone can
+    place it, so the second half gives up."""
+
+    class Frame:
+        def __init__(self, pts: int, key: bool = False) -> None:
+            self.pts, self.key_frame = pts, key
+
+    def yielded(pts: list[int], key_at: int) -> list[int]:
+        frames = [Frame(p, i == key_at) for i, p in enumerate(pts)]
+        return [f.pts for f in decode._from_key_frame(iter(frames), earliest=0)]
+
+    leading = [97, 98, 100, 99, 101, 102, 103]  # a picture shown before the key frame, at once
+    assert yielded(leading, key_at=2) == [100, 101, 102, 103]
+    late = [100, *range(101, 101 + decode.LEADING), 50, 200]
+    with pytest.raises(decode.NoKeyFrame, match="long after"):
+        yielded(late, key_at=0)
+    with pytest.raises(decode.NoKeyFrame, match="no key frame near"):
+        list(decode._from_key_frame(iter([Frame(10, True)]), earliest=11))
