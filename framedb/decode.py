@@ -270,9 +270,10 @@ class VideoReader:
         """Seek to the key frame nearest `fraction` of the stream's frames, so that `frames()`
         starts at the first key frame decoded there and yields only the frames from it on, in
         presentation order, each exactly as decoding from the start gives it (frames before that
-        key frame, and any shown before it, are decoded but not yielded; if none can be trusted,
-        iterating raises NoKeyFrame, as it does when the key frame lies before half the fraction:
-        one key frame at the start, say). False if the stream cannot seek."""
+        key frame, and its leading pictures shown before it, are decoded but not yielded). When
+        that cannot be promised, iterating raises NoKeyFrame: no key frame after the seek, or it
+        lies before half the fraction (one key frame at the start, say), or a frame shown before
+        it comes long after it. False if the stream cannot seek."""
         if not self.can_seek:
             return False
         duration = self._duration
@@ -462,9 +463,9 @@ class VideoReader:
 
 def _from_key_frame(frames: Iterator[Any], earliest: int) -> Iterator[Any]:
     """Decoded frames after a seek, from the first key frame on: the pictures decoded before it
-    lack their references, and those shown before it (open GOPs) may lack them too. A broken
-    stream before the key frame, a key frame before `earliest`, or a frame without a timestamp:
-    NoKeyFrame."""
+    lack their references, and its leading pictures, shown before it (open GOPs), may lack them
+    too. A broken stream before the key frame, a key frame before `earliest`, a frame without a
+    timestamp, or one shown before the key frame more than LEADING frames after it: NoKeyFrame."""
     try:
         first = next(f for f in frames if f.key_frame)
     except StopIteration:
