@@ -222,7 +222,7 @@ class VideoReader:
         self._stack.callback(handle.close)
         self._stack.callback(container.close)
         self._size = os.fstat(handle.fileno()).st_size
-        self._sought: int | None = None  # started mid-file from a key frame after this pts
+        self._key_after: int | None = None  # after start_near: its key frame comes after this
         try:
             self._container = container
             self._stream = pick_stream(container, self.path)
@@ -299,7 +299,7 @@ class VideoReader:
             self._container.seek(target, stream=self._stream, backward=True)
         except _AV_ERRORS:
             return False
-        self._sought = end - int(duration * (1 - fraction / 2))
+        self._key_after = end - int(duration * (1 - fraction / 2))
         return True
 
     def batches(self, size: int = BATCH) -> Iterator[FrameBatch]:
@@ -352,8 +352,8 @@ class VideoReader:
         step = self._frame_step()
         last: int | None = None
         frames = self._container.decode(self._stream)
-        if self._sought is not None:
-            frames = _from_key_frame(frames, self._sought)
+        if self._key_after is not None:
+            frames = _from_key_frame(frames, self._key_after)
         decoded = 0
         error: BaseException | None = None
         while True:

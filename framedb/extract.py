@@ -14,8 +14,9 @@ from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoReader, available_cores
 from framedb.errors import DecodeError
 from framedb.hashed import HashedVideo
 from framedb.hashing import HashSpec
-from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError, can_fork
+from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
 from framedb.split import SecondHalf, worth_splitting
+from framedb.workers import can_fork
 
 
 def hash_video(

@@ -10,10 +10,7 @@ grey pictures), and hashes whole batches, cut exactly where `VideoReader.batches
 
 from __future__ import annotations
 
-import contextlib
 import mmap
-import os
-import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ from framedb import hashing
 from framedb.decode import CHUNK_FRAMES, SMALL_FRAME, Batcher, Greyer
 from framedb.errors import FrameDBError
 from framedb.hashing import HashSpec
-from framedb.workers import fork_child
+from framedb.workers import ForkedChild
 
 SLOTS = 8  # chunks of frames in flight between the decoder and the helper
 SLOT_BYTES = CHUNK_FRAMES * SMALL_FRAME  # a chunk of small frames, unless rows are padded wide
@@ -126,7 +123,7 @@ class ForkedHasher:
         self.batches: deque[HashedBatch] = deque()
         self.failed: tuple[int, str] | None = None
         try:
-            self.pid, self.conn = fork_child(lambda c: _helper(c, self.memory, spec, rotation))
+            self.child = ForkedChild(lambda c: _helper(c, self.memory, spec, rotation))
         except OSError:  # out of processes or memory: the caller hashes inline instead
             del self.memory
             self.shm.close()
@@ -174,7 +171,7 @@ class ForkedHasher:
             start = end
 
     def ready(self) -> Iterator[HashedBatch]:
-        while self.conn.poll():
+        while self.child.conn.poll():
             self._receive()
         yield from self._take()
 
@@ -185,12 +182,7 @@ class ForkedHasher:
         yield from self._take()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        if self.pid:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = 0
+        self.child.close()
         del self.memory
         self.shm.close()
 
@@ -201,14 +193,14 @@ class ForkedHasher:
 
     def _send(self, message: tuple[Any, ...]) -> None:
         try:
-            self.conn.send(message)
+            self.child.conn.send(message)
         except OSError as exc:
             raise self._died() from exc
 
     def _receive(self) -> bool:
         """Take one message from the helper; True once it has said it is done."""
         try:
-            message = self.conn.recv()
+            message = self.child.conn.recv()
         except (EOFError, OSError) as exc:
             raise self._died() from exc
         kind = message[0]
@@ -297,7 +289,3 @@ def _scale_slot(
 def _words(error: BaseException) -> str:
     """An exception as the text the decoding side's error message quotes."""
     return str(error) or type(error).__name__
-
-
-def can_fork() -> bool:
-    return sys.platform.startswith("linux") and hasattr(os, "fork")

@@ -22,9 +22,6 @@ key frame, failed or died) A decodes the second half itself: slower, never diffe
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -35,8 +32,8 @@ import numpy as np
 from framedb import hashing
 from framedb.decode import BATCH, DecodeError, Greyer, NoKeyFrame, VideoReader, plain_error
 from framedb.hashing import HashSpec
-from framedb.offload import BatchHasher, HashedBatch, InlineHasher, can_fork
-from framedb.workers import fork_child
+from framedb.offload import BatchHasher, HashedBatch, InlineHasher
+from framedb.workers import ForkedChild, can_fork
 
 # The halves are cut at a key frame (every 250 frames by x264's default), so they differ by up
 # to half a GOP, and the second opens the file again (0.2 s for the index of a 24-hour MP4):
@@ -74,7 +71,7 @@ class SecondHalf:
         self.end: tuple[Any, ...] | None = None
         self.failed = False  # B cannot help: A decodes everything itself
         self._received = 0
-        self.pid, self.conn = fork_child(lambda conn: _second_half(conn, reader, spec))
+        self.child = ForkedChild(lambda conn: _second_half(conn, reader, spec))
 
     def __enter__(self) -> SecondHalf:
         return self
@@ -84,14 +81,7 @@ class SecondHalf:
 
     def close(self) -> None:
         """Stop B if it is still running (A took over, or failed) and reap it."""
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        if self.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = 0
+        self.child.close(kill=True)
 
     def stop_at(self, pts: list[int], last: int | None) -> int | None:
         """Where in a chunk of A's frames (`pts`, after the frame at `last`) B's first frame
@@ -113,7 +103,7 @@ class SecondHalf:
 
     def poll(self) -> None:
         """Take B's messages that have come, without waiting."""
-        while not self.failed and self.end is None and self.conn.poll():
+        while not self.failed and self.end is None and self.child.conn.poll():
             self._receive()
 
     def join(
@@ -158,7 +148,7 @@ class SecondHalf:
 
     def _receive(self) -> None:
         try:
-            kind, *args = self.conn.recv()
+            kind, *args = self.child.conn.recv()
         except (EOFError, OSError):  # B died
             self._give_up()
             return
@@ -268,13 +258,13 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
                         conn.send(("none",))
                         return
                     conn.send(("start", chunk_pts[0], grey[:1].copy()))
+                before = len(pts)  # B's frames before this chunk
                 pts.extend(chunk_pts[: len(grey)])
-                held = sum(len(h) for h in head)
-                if held < HEAD:
-                    head.append(grey[: HEAD - held].copy())
-                    if held + len(head[-1]) == HEAD:
+                if before < HEAD:
+                    head.append(grey[: HEAD - before].copy())
+                    if len(pts) >= HEAD:
                         conn.send(("head", np.concatenate(head)))
-                lines.add(grey, len(pts) - len(grey))
+                lines.add(grey, before)
                 hashes.add(grey)
                 for batch in hashes.ready():
                     conn.send(("batch", batch.codes, batch.detail, batch.box))
@@ -294,7 +284,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
         hashes.flush()
         for batch in hashes.ready():
             conn.send(("batch", batch.codes, batch.detail, batch.box))
-        if sum(len(h) for h in head) < HEAD:
+        if len(pts) < HEAD:  # fewer pictures than a head: all of them
             conn.send(("head", np.concatenate(head)))
         done = np.array(pts[: hashes.done], np.int64)
         conn.send(("end", done, lines.message(), stop))

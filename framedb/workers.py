@@ -136,30 +136,49 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def fork_child(run: Callable[[Connection], None]) -> tuple[int, Connection]:
-    """Fork a process that runs `run(conn)` and exits (status 1 if it raised), dying with this
-    one (a decoder's second half, or its hashing helper); returns its pid and this side's
-    connection. OSError if the system refuses a new process (out of processes or memory)."""
-    ours, theirs = socket.socketpair()
-    parent = os.getpid()
-    try:
-        pid = os.fork()
-    except OSError:
-        ours.close()
-        theirs.close()
-        raise
-    if pid == 0:
-        code = 0
+def can_fork() -> bool:
+    """Whether `ForkedChild` works here (Linux)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+class ForkedChild:
+    """A forked process that runs `run(conn)` and exits (status 1 if it raised), dying with this
+    one (a decoder's second half, or its hashing helper), and this side's connection to it.
+    OSError if the system refuses a new process (out of processes or memory)."""
+
+    def __init__(self, run: Callable[[Connection], None]) -> None:
+        ours, theirs = socket.socketpair()
+        parent = os.getpid()
         try:
+            self.pid = os.fork()
+        except OSError:
             ours.close()
-            die_with_parent(parent)
-            run(Connection(theirs.detach()))
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    theirs.close()
-    return pid, Connection(ours.detach())
+            theirs.close()
+            raise
+        if self.pid == 0:
+            code = 0
+            try:
+                ours.close()
+                die_with_parent(parent)
+                run(Connection(theirs.detach()))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+
+    def close(self, *, kill: bool = False) -> None:
+        """Close the connection and reap the child (killing it first if `kill`); once only."""
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.pid:
+            if kill:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
 
 
 # -- the parent's side -------------------------------------------------------------------------

@@ -14,14 +14,14 @@ import av
 import numpy as np
 import pytest
 
-from framedb import decode, extract, offload
+from framedb import decode, extract, offload, workers
 from framedb.errors import FrameDBError
 from framedb.extract import hash_video
 from framedb.hashing import HashSpec
 from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
 from tests.media import Segment, write_video
 
-pytestmark = pytest.mark.skipif(not offload.can_fork(), reason="the helper is forked (Linux)")
+pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="the helper is forked (Linux)")
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_the_helper_dies_with_the_process_that_forked_it() -> None:
         "from framedb.hashing import HashSpec\n"
         "from framedb.offload import ForkedHasher\n"
         "hasher = ForkedHasher(HashSpec(), 0, 'x.mp4')\n"
-        "print(hasher.pid, flush=True)\n"
+        "print(hasher.child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
     decoder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -271,6 +271,6 @@ def test_a_system_out_of_processes_hashes_in_the_decoder(
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(extract, "_spare_core", lambda *args: True)
-    monkeypatch.setattr(offload.os, "fork", refuse)
+    monkeypatch.setattr(workers.os, "fork", refuse)  # where the helper is forked
     refused = hash_video(clips / "small.mp4", HashSpec())
     assert refused.error is None and np.array_equal(refused.codes, inline.codes)

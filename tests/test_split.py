@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from framedb import decode, hashing, split
+from framedb import decode, hashing, split, workers
 from framedb.extract import hash_video
 from framedb.hashed import HashedVideo
 from framedb.hashing import HashSpec
@@ -20,7 +20,7 @@ from framedb.offload import hash_batch
 from framedb.synth import render
 from tests.media import Segment, write_video
 
-pytestmark = pytest.mark.skipif(not split.can_fork(), reason="the second half is forked (Linux)")
+pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="the second half is forked (Linux)")
 FPS = 30
 
 
