@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from framedb.cores import available_cores
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("FRAMEDB_BENCH_DATA", ROOT / "bench-data"))
 BIN = Path(sys.executable).parent
@@ -75,8 +77,7 @@ def run_process(args: Sequence[str | os.PathLike[str]]) -> float:
 
 # Thread settings a decode-only baseline is run with; the fastest is the baseline ("best
 # threading"): FFmpeg's default (one more thread than cores), one thread, one per usable core.
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-THREADINGS = ("auto", "1", str(_CORES))
+THREADINGS = ("auto", "1", str(available_cores()))
 
 
 def decode_only(video: Path, threads: str) -> Callable[[], float]:

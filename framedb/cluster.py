@@ -28,6 +28,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
+from framedb.cores import job_threads
 from framedb.errors import BadArgumentError, FrameDBError
 from framedb.hashing import HashSpec
 from framedb.workers import MEMORY_LIMIT, Failed, WorkerPool, decode_file
@@ -137,7 +138,7 @@ class DaskPool:
                     silence_logs=logging.ERROR,
                 )
             client = Client(local)
-            threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
+            threads = job_threads(jobs)
             return cls(
                 client,
                 timeout=timeout,

@@ -24,6 +24,7 @@ import av.error
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from framedb.cores import available_cores
 from framedb.errors import DecodeError, NotAVideoError, VideoNotFoundError
 from framedb.files import NotRegularFileError, one_line, open_regular, shown
 from framedb.hashed import VideoInfo
@@ -535,14 +536,6 @@ class Greyer:
                 return grey[:i]
             grey[i] = np.rot90(small, self.turns) if self.turns else small
         return grey
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _grey_view(small: Any) -> np.ndarray:

@@ -10,7 +10,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoReader, available_cores
+from framedb.cores import available_cores
+from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoReader
 from framedb.errors import DecodeError
 from framedb.hashed import HashedVideo
 from framedb.hashing import HashSpec

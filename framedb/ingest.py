@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from framedb import files
+from framedb.cores import job_threads
 from framedb.errors import DatabaseError, DiskFullError
 from framedb.hashing import HashSpec
 from framedb.store import DONE, FAILED, PARTIAL, Store
@@ -82,7 +83,7 @@ class Ingest:
         address, or "local"), the cluster's workers decode instead (framedb.cluster)."""
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, not {jobs}")
-        threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
+        threads = job_threads(jobs)
         pool: WorkerPool | DaskPool
         if cluster is None:
             pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress)

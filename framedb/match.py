@@ -26,7 +26,6 @@ import bisect
 import dataclasses
 import functools
 import math
-import os
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from framedb import mih
+from framedb.cores import available_cores
 from framedb.hashing import FLAT_DETAIL, hamming
 
 DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two frames
@@ -265,7 +265,7 @@ def _mih_pairs(
     found: list[np.ndarray] = []
     # numpy releases the GIL in the gathers, sorts and ufuncs that make up a block, so blocks of
     # rows run side by side on the cores this process may use.
-    with ThreadPoolExecutor(max(1, min(JOIN_THREADS, _usable_cores()))) as pool:
+    with ThreadPoolExecutor(max(1, min(JOIN_THREADS, available_cores()))) as pool:
         for c in range(chunks):
             width = int(edges[c + 1] - edges[c])
             # Signed keys and masks: table indexes as they are, one order for probes and keys.
@@ -278,11 +278,6 @@ def _mih_pairs(
     pairs = _distinct(np.concatenate(found)) if found else np.empty(0, np.int64)
     i, j = pairs // n, pairs % n
     return i, j, hamming(codes[i], codes[j])
-
-
-def _usable_cores() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
 
 
 class _Chunk:

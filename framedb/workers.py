@@ -32,6 +32,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from framedb.cores import job_threads
 from framedb.errors import FrameDBError
 
 if TYPE_CHECKING:  # imported by the workers themselves: the parent starts them without numpy/av
@@ -396,7 +397,7 @@ def prefetch(
     except (FrameDBError, OSError, ValueError):
         inputs = []
     # The arguments Ingest.run gives these jobs (their decoder threads for `jobs` at once).
-    threads = 0 if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
+    threads = job_threads(jobs)
     workers = [first] + [_Worker(MEMORY_LIMIT) for _ in inputs[1:]]
     for worker, item in zip(workers, inputs, strict=False):
         job = _Job(next(_PREFETCH_NUMBERS), None, (item.path, spec, threads))

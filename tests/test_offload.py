@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from framedb import decode, extract, offload, workers
+from framedb.cores import available_cores
 from framedb.errors import FrameDBError
 from framedb.extract import hash_video
 from framedb.hashing import HashSpec
@@ -137,7 +138,7 @@ def test_small_light_frames_decode_on_one_thread_and_use_the_helper_with_a_core_
         assert extract._spare_core(reader, 2) and not extract._spare_core(reader, 1)
     for heavy in ("medium.mp4", "noise.mp4"):  # bigger, or as small but many bytes a frame
         with decode.VideoReader(clips / heavy, threads=2) as reader:
-            assert reader.decoder_threads == min(2, decode.available_cores())
+            assert reader.decoder_threads == min(2, available_cores())
             assert not extract._spare_core(reader, 2)
         with decode.VideoReader(clips / heavy, threads=1) as reader:
             assert reader.decoder_threads == 1 and not extract._spare_core(reader, 1)
