@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from framedb.cores import job_threads
+from framedb.cores import available_cores, job_threads
 from framedb.errors import BadArgumentError, FrameDBError
 from framedb.hashing import HashSpec
 from framedb.workers import MEMORY_LIMIT, Failed, WorkerPool, decode_file
@@ -65,7 +64,7 @@ def decode_task(
         pool = WorkerPool(1, timeout=timeout, memory_limit=memory_limit, target=target)
         _sandboxes.pool, _sandboxes.key = pool, key
     if threads is None:  # share this machine's cores among the worker's task threads
-        threads = max(1, (os.cpu_count() or 1) // max(1, _worker_threads()))
+        threads = max(1, available_cores() // max(1, _worker_threads()))
     pool.submit(path, (path, spec, threads))
     while True:
         for _, result in pool.poll():
