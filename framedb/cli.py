@@ -638,6 +638,9 @@ def main() -> None:
     """The `framedb` program. Its work is committed and closed when `run` returns, so it exits
     at once, without the interpreter's tear-down of every module (~0.15 s after an ingest),
     unless a profiler or coverage tool is watching (they write their data at exit)."""
+    # framedb's matrix products are small (a batch of 64x64 pictures at most): OpenBLAS's own
+    # threads, started when numpy loads, cost ~0.1 s of CPU and never help. A user's setting stays.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = run()
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)

@@ -161,20 +161,19 @@ class Ingest:
             raw = files.raw_path(path)
             with self.store.reading() as conn:
                 row = self.store.video_by_path(conn, raw)
-            stored = row is not None and row.status in (DONE, PARTIAL)
-            if stored and row and row.size == st.st_size and row.mtime == st.st_mtime:
-                return IngestResult(shown, "unchanged", row.id, row.frame_count)
-            fingerprint = files.fingerprint(path, st.st_size)
+                stored = row is not None and row.status in (DONE, PARTIAL)
+                if stored and row and row.size == st.st_size and row.mtime == st.st_mtime:
+                    return IngestResult(shown, "unchanged", row.id, row.frame_count)
+                fingerprint = files.fingerprint(path, st.st_size)
+                same = [
+                    v
+                    for v in self.store.videos_by_fingerprint(conn, fingerprint)
+                    if v.status in (DONE, PARTIAL) and v.size == st.st_size
+                ]
         except OSError as exc:
             return IngestResult(
                 shown, FAILED, reason=f"{files.shown(path)}: cannot read ({exc.strerror or exc})"
             )
-        with self.store.reading() as conn:
-            same = [
-                v
-                for v in self.store.videos_by_fingerprint(conn, fingerprint)
-                if v.status in (DONE, PARTIAL) and v.size == st.st_size
-            ]
         for video in same:
             if video.raw_path == raw or not os.path.lexists(video.raw_path):
                 removed = None
