@@ -177,8 +177,9 @@ class DaskPool:
         """Jobs submitted and not yet returned by `poll`."""
         return len(self._backlog) + len(self._running)
 
-    def submit(self, key: Hashable, args: Sequence[Any]) -> None:
-        """Queue a job: args are (path, spec, threads), as for `WorkerPool`."""
+    def submit(self, key: Hashable, args: Sequence[Any], *, short: bool = False) -> None:
+        """Queue a job: args are (path, spec, threads), as for `WorkerPool` (`short` is for its
+        workers; Dask hands out tasks itself)."""
         path, spec, _ = args  # this machine's share of cores says nothing about a worker's
         self._backlog.append((key, (path, spec, self.threads)))
         self._dispatch()

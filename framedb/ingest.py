@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the parent decodes nothing: PyAV is for the workers
     from framedb.hashed import HashedVideo
 
 SKIPPED = "skipped"
+# A file this small decodes in well under a second: a worker running it is sent the next file
+# ahead (WorkerPool's `short`), which then waits at most that long if another worker falls idle.
+SHORT_FILE = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class Ingest:
         if any(e.fingerprint == plan.fingerprint for e in queue):
             return _Entry(item, None, fingerprint=plan.fingerprint)  # same content as one before
         entry = _Entry(item, plan, fingerprint=plan.fingerprint)
-        pool.submit(entry, (plan.path, self.spec, threads))
+        pool.submit(entry, (plan.path, self.spec, threads), short=plan.size < SHORT_FILE)
         return entry
 
     def _drain(
@@ -122,7 +125,8 @@ class Ingest:
             if head.plan is None:  # everything before it is stored now
                 head.plan = self._plan(head.item)
                 if isinstance(head.plan, Job):
-                    pool.submit(head, (head.plan.path, self.spec, threads))
+                    short = head.plan.size < SHORT_FILE
+                    pool.submit(head, (head.plan.path, self.spec, threads), short=short)
             if isinstance(head.plan, IngestResult):
                 queue.popleft()
                 yield head.plan

@@ -268,6 +268,13 @@ def hang_and_tell(pid_file: str, on_progress: Callable[[int], None]) -> None:
     time.sleep(3600)
 
 
+def nap(seconds: float, on_progress: Callable[[int], None]) -> tuple[int, float, float]:
+    """Sleep; returns (this worker's pid, when it started, when it ended) on the wall clock."""
+    started = time.time()
+    time.sleep(seconds)
+    return os.getpid(), started, time.time()
+
+
 def mixed(kind: str, *args: object) -> object:
     """One target for every behaviour, so that one pool meets all of them."""
     jobs: dict[str, Callable[..., object]] = {
@@ -278,6 +285,7 @@ def mixed(kind: str, *args: object) -> object:
         "echo": echo,
         "pids": parent_and_self,
         "hang_and_tell": hang_and_tell,
+        "nap": nap,
     }
     return jobs[kind](*args)
 

@@ -135,3 +135,49 @@ def test_a_queued_job_starts_as_soon_as_a_worker_is_free() -> None:
         [(second, started)] = pool.poll()
     assert key == "first" and second == "second"
     assert started < returned + 0.5  # not after the sleep: a loaded machine may be slow to start it
+
+
+def test_a_short_jobs_successor_is_sent_ahead_and_starts_unasked() -> None:
+    """Behind a short job, the next is sent to the worker at once: it starts when the first
+    ends, even while the caller is busy elsewhere. Behind any other job it waits for the caller."""
+    for short in (True, False):
+        with WorkerPool(1, target=hostile.mixed) as pool:
+            pool.submit("first", ("nap", 0.2), short=short)
+            pool.submit("second", ("nap", 0.0), short=short)
+            asked = time.time() + 2.0
+            time.sleep(2.0)  # the caller busy elsewhere (a loaded machine may start workers slowly)
+            results = dict(run_all(pool, []))
+        (_, _, first_ended), (_, second_started, _) = results["first"], results["second"]
+        if short:
+            assert first_ended <= second_started < asked
+        else:
+            assert second_started >= asked
+
+
+def test_a_job_sent_ahead_outlives_the_failure_of_the_one_before() -> None:
+    """A worker that crashes or hangs loses its running job only: the job sent ahead to it never
+    started, and runs on its replacement."""
+    with WorkerPool(1, timeout=1.0, target=hostile.mixed) as pool:
+        for n, kind in enumerate(("crash", "hang")):
+            pool.submit(("failing", n), (kind,), short=True)
+            pool.submit(("next", n), ("echo", n), short=True)
+        results = dict(run_all(pool, []))
+        assert pool.outstanding == 0
+    assert results[("failing", 0)] == Failed("decoder crashed (signal 11)")
+    assert results[("failing", 1)] == Failed("timed out after 1 s without decoding a frame")
+    assert results[("next", 0)] == 0 and results[("next", 1)] == 1
+
+
+def test_no_job_is_sent_ahead_behind_a_long_one() -> None:
+    """A job sent ahead cannot move to a worker that falls idle: it goes only behind a short
+    job, never behind one that may take long."""
+    with WorkerPool(2, target=hostile.mixed) as pool:
+        pool.submit("long", ("nap", 1.5))
+        pool.submit("short", ("nap", 0.2), short=True)
+        pool.submit("next", ("nap", 0.0), short=True)
+        results = dict(run_all(pool, []))
+    long_pid, _, long_ended = results["long"]
+    short_pid, _, short_ended = results["short"]
+    next_pid, next_started, _ = results["next"]
+    assert next_pid == short_pid != long_pid
+    assert short_ended <= next_started < long_ended
