@@ -36,10 +36,14 @@ def measure(hours: float = 24.0) -> list[tuple[str, str, str]]:
     video, layout = long_video(hours)
     frames = int(layout["frames"])
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "long.db"
         bases = [decode_only(video, t)() for t in THREADINGS]
         base, note = best_threading(bases, frames)
-        ours = run_process([BIN / "framedb", "--db", db, "ingest", video])
+        # Best of two, as the baseline has two close contenders (one thread and two): one
+        # ~100 s run varies by 5-10 % on this shared machine.
+        ours = float("inf")
+        for run in range(2):
+            db = Path(tmp) / f"long{run}.db"  # a new database each time; `loops` reads the last
+            ours = min(ours, run_process([BIN / "framedb", "--db", db, "ingest", video]))
         loop_s, peak, out = _run_peak([BIN / "framedb", "--db", db, "loops", "--json", video])
     found = json.loads(out)
     best = max(found["summary"], key=lambda s: s["coverage"], default=None)
