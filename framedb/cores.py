@@ -13,6 +13,17 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def job_threads(jobs: int) -> int:
-    """The cores each of `jobs` files decoded at once may use: 0 (all of them) for one job."""
-    return 0 if jobs == 1 else max(1, available_cores() // jobs)
+# A file this small decodes in well under a second: a short clip, which a worker may be sent
+# ahead of time (WorkerPool's `short`); a bigger one may be a long video.
+SHORT_FILE = 2 << 20
+
+
+def job_threads(jobs: int, size: int = 0) -> int:
+    """The cores a file of `size` bytes may use while `jobs` files are decoded at once: 0 (all of
+    them) for one job, and for a file that is not short. A job's share is fixed when it starts,
+    and a long video given one core would go on alone on it once the other jobs end, the other
+    cores idle; given all, it is decoded as two halves (framedb.split), which share the cores
+    with the other jobs while they run and take them over when they end."""
+    if jobs == 1 or size >= SHORT_FILE:
+        return 0
+    return max(1, available_cores() // jobs)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from framedb import files
-from framedb.cores import job_threads
+from framedb.cores import SHORT_FILE, job_threads
 from framedb.errors import DatabaseError, DiskFullError
 from framedb.hashing import HashSpec
 from framedb.store import DONE, FAILED, PARTIAL, Store
@@ -28,9 +28,6 @@ if TYPE_CHECKING:  # the parent decodes nothing: PyAV is for the workers
     from framedb.hashed import HashedVideo
 
 SKIPPED = "skipped"
-# A file this small decodes in well under a second: a worker running it is sent the next file
-# ahead (WorkerPool's `short`), which then waits at most that long if another worker falls idle.
-SHORT_FILE = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,6 @@ class Ingest:
         address, or "local"), the cluster's workers decode instead (framedb.cluster)."""
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, not {jobs}")
-        threads = job_threads(jobs)
         pool: WorkerPool | DaskPool
         if cluster is None:
             pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress)
@@ -97,12 +93,12 @@ class Ingest:
         with pool:
             queue: deque[_Entry] = deque()
             for item in inputs:
-                queue.append(self._admit(item, queue, pool, threads))
-                yield from self._drain(queue, pool, threads, keep=2 * pool.size)
-            yield from self._drain(queue, pool, threads, keep=0)
+                queue.append(self._admit(item, queue, pool, jobs))
+                yield from self._drain(queue, pool, jobs, keep=2 * pool.size)
+            yield from self._drain(queue, pool, jobs, keep=0)
 
     def _admit(
-        self, item: files.Input, queue: deque[_Entry], pool: WorkerPool | DaskPool, threads: int
+        self, item: files.Input, queue: deque[_Entry], pool: WorkerPool | DaskPool, jobs: int
     ) -> _Entry:
         plan = self._plan(item)
         if not isinstance(plan, Job):
@@ -110,11 +106,16 @@ class Ingest:
         if any(e.fingerprint == plan.fingerprint for e in queue):
             return _Entry(item, None, fingerprint=plan.fingerprint)  # same content as one before
         entry = _Entry(item, plan, fingerprint=plan.fingerprint)
-        pool.submit(entry, (plan.path, self.spec, threads), short=plan.size < SHORT_FILE)
+        self._submit(pool, entry, plan, jobs)
         return entry
 
+    def _submit(self, pool: WorkerPool | DaskPool, entry: _Entry, job: Job, jobs: int) -> None:
+        """Hand a file to the pool: with the cores it may use, and sent ahead if it is short."""
+        args = (job.path, self.spec, job_threads(jobs, job.size))
+        pool.submit(entry, args, short=job.size < SHORT_FILE)
+
     def _drain(
-        self, queue: deque[_Entry], pool: WorkerPool | DaskPool, threads: int, keep: int
+        self, queue: deque[_Entry], pool: WorkerPool | DaskPool, jobs: int, keep: int
     ) -> Iterator[IngestResult]:
         """Yield finished results from the head of the queue; wait for workers once `keep` jobs
         are outstanding (0: until the queue is empty)."""
@@ -125,8 +126,7 @@ class Ingest:
             if head.plan is None:  # everything before it is stored now
                 head.plan = self._plan(head.item)
                 if isinstance(head.plan, Job):
-                    short = head.plan.size < SHORT_FILE
-                    pool.submit(head, (head.plan.path, self.spec, threads), short=short)
+                    self._submit(pool, head, head.plan, jobs)
             if isinstance(head.plan, IngestResult):
                 queue.popleft()
                 yield head.plan

@@ -422,10 +422,10 @@ def prefetch(
         inputs = list(itertools.islice(found, jobs))
     except (FrameDBError, OSError, ValueError):
         inputs = []
-    # The arguments Ingest.run gives these jobs (their decoder threads for `jobs` at once).
-    threads = job_threads(jobs)
     workers = [first] + [_Worker(MEMORY_LIMIT) for _ in inputs[1:]]
     for worker, item in zip(workers, inputs, strict=False):
+        # The arguments Ingest.run gives this job (its cores, with `jobs` at once).
+        threads = job_threads(jobs, _size(item.path))
         job = _Job(next(_PREFETCH_NUMBERS), None, (item.path, spec, threads))
         try:
             worker.conn.send((job.number, decode_file, job.args))
@@ -436,6 +436,13 @@ def prefetch(
         _PREFETCHED.append(worker)
     if not inputs:
         first.kill()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # the ingest reports it
+        return 0
 
 
 def _adopt(job: _Job, target: Target) -> _Worker | None:

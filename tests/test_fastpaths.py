@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from framedb import FrameDB, catchup, hashing, store, workers
+from framedb import FrameDB, catchup, cores, hashing, ingest, store, workers
 from framedb.decode import VideoReader
 from framedb.extract import hash_video
 from framedb.hashing import HashSpec
@@ -317,6 +317,41 @@ def test_prefetched_decoders_out_of_order_are_discarded(clips: Path, tmp_path: P
     with FrameDB.open(tmp_path / "q.db") as db:
         db.ingest([clips], jobs=2)
     assert _rows(tmp_path / "p.db") == _rows(tmp_path / "q.db")
+
+
+def test_beside_other_jobs_a_file_that_is_not_short_may_use_every_core(
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --jobs 2 a short file gets its share of the cores, one that is not gets them all (a
+    long video is then decoded as two halves, which take over the other job's core when it
+    ends, instead of going on alone on one); the prefetched decoders were given the same, so
+    they are adopted."""
+    sizes = {p.name: p.stat().st_size for p in clips.iterdir()}
+    largest = max(sizes, key=sizes.__getitem__)
+    for module in (cores, ingest):  # the largest file is the one that is not short
+        monkeypatch.setattr(module, "SHORT_FILE", sizes[largest])
+    monkeypatch.setattr(cores, "available_cores", lambda: 2)
+    submitted: dict[str, tuple[int, bool]] = {}
+    submit, adopt = workers.WorkerPool.submit, workers._adopt
+    adopted: list[workers._Worker] = []
+
+    def spy(pool: workers.WorkerPool, key: object, args: tuple, *, short: bool = False) -> None:
+        submitted[args[0].name] = (args[2], short)
+        submit(pool, key, args, short=short)
+
+    def adopting(job: workers._Job, target: workers.Target) -> workers._Worker | None:
+        worker = adopt(job, target)
+        adopted.extend([worker] if worker else [])
+        return worker
+
+    monkeypatch.setattr(workers.WorkerPool, "submit", spy)
+    monkeypatch.setattr(workers, "_adopt", adopting)
+    workers.prefetch([str(clips)], "phash", 8, 2)
+    with FrameDB.open(tmp_path / "p.db") as db:
+        results = db.ingest([clips], jobs=2)
+    assert [r.status for r in results] == ["done"] * 3
+    assert submitted == {name: (0, False) if name == largest else (1, True) for name in sizes}
+    assert len(adopted) == 2 and not workers._PREFETCHED
 
 
 def test_a_prefetched_decoder_for_another_hash_is_discarded(clips: Path, tmp_path: Path) -> None:
