@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from framedb.cores import available_cores, job_threads
+from framedb.cores import available_cores
 from framedb.errors import BadArgumentError, FrameDBError
 from framedb.hashing import HashSpec
 from framedb.workers import MEMORY_LIMIT, Failed, WorkerPool, decode_file
@@ -93,7 +93,7 @@ class DaskPool:
         timeout: float | None,
         memory_limit: int | None = MEMORY_LIMIT,
         target: Target | None = None,
-        threads: int | None = None,
+        local: bool = False,
         on_progress: Callable[[Hashable, int], None] | None = None,
         owned: Sequence[Any] = (),
     ) -> None:
@@ -101,7 +101,7 @@ class DaskPool:
         self.timeout = timeout
         self.memory_limit = memory_limit
         self.target = target or decode_file
-        self.threads = threads
+        self.local = local  # workers on this machine: a job's cores are as the ingest gives them
         self.on_progress = on_progress
         self._owned = list(owned)  # closed with the pool: a LocalCluster we started
         self._backlog: deque[tuple[Hashable, tuple[Any, ...]]] = deque()
@@ -137,11 +137,10 @@ class DaskPool:
                     silence_logs=logging.ERROR,
                 )
             client = Client(local)
-            threads = job_threads(jobs)
             return cls(
                 client,
                 timeout=timeout,
-                threads=threads,
+                local=True,
                 on_progress=on_progress,
                 owned=[client, local],
             )
@@ -180,8 +179,10 @@ class DaskPool:
     def submit(self, key: Hashable, args: Sequence[Any], *, short: bool = False) -> None:
         """Queue a job: args are (path, spec, threads), as for `WorkerPool` (`short` is for its
         workers; Dask hands out tasks itself)."""
-        path, spec, _ = args  # this machine's share of cores says nothing about a worker's
-        self._backlog.append((key, (path, spec, self.threads)))
+        path, spec, threads = args
+        if not self.local:  # this machine's share of cores says nothing of a worker's (its own)
+            threads = None
+        self._backlog.append((key, (path, spec, threads)))
         self._dispatch()
 
     def poll(self) -> list[tuple[Hashable, Any]]:

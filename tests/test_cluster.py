@@ -135,3 +135,29 @@ def test_a_killed_worker_costs_its_file_only(
             "slow.mp4": "done",
         }
         assert db.video(folder / "slow.mp4").frame_count == 30 and db.check().ok
+
+
+def test_a_local_cluster_gives_each_file_the_cores_a_local_ingest_would() -> None:
+    """Workers of `--cluster local` share this machine's cores: a task gets the cores the ingest
+    chose for its file (all of them for a long one). A remote worker chooses for itself (None:
+    its own cores shared among its task threads)."""
+
+    class Scheduler:
+        def __init__(self) -> None:
+            self.threads: list[int | None] = []
+
+        def nthreads(self) -> dict[str, int]:
+            return {"worker": 4}
+
+        def submit(
+            self, task: Any, target: Any, path: Path, spec: Any, threads: Any, *_: Any, **__: Any
+        ) -> object:
+            self.threads.append(threads)
+            return object()
+
+    for local, expected in ((True, [0, 1]), (False, [None, None])):
+        scheduler = Scheduler()
+        pool = framedb.cluster.DaskPool(scheduler, timeout=None, local=local)
+        pool.submit("long", (Path("long.mp4"), HashSpec(), 0))
+        pool.submit("short", (Path("short.mp4"), HashSpec(), 1), short=True)
+        assert scheduler.threads == expected
