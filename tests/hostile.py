@@ -230,6 +230,13 @@ def slow_then_hang(steps: int, on_progress: Callable[[int], None]) -> None:
     time.sleep(3600)
 
 
+def tell_quickly(frames: int, on_progress: Callable[[int], None]) -> int:
+    """Report `frames` frames one at a time, as fast as it can, and return their number."""
+    for _ in range(frames):
+        on_progress(1)
+    return frames
+
+
 def echo(value: object, on_progress: Callable[[int], None]) -> object:
     on_progress(1)
     return value

@@ -41,14 +41,27 @@ def test_failures_are_reported_with_their_reason() -> None:
 
 def test_progress_keeps_a_slow_job_alive_and_silence_ends_it() -> None:
     seen: list[tuple[object, int]] = []
-    # 30 progress messages 0.05 s apart span 1.5 s, longer than the 1 s timeout: still alive
-    # until the messages stop.
+    # 30 frames 0.05 s apart span 1.5 s, longer than the 1 s timeout: still alive until they stop.
+    # The worker tells them a tenth of a second's worth at a time (the last one or two, never
+    # told, are lost with the hung job).
     with WorkerPool(
         1, timeout=1.0, target=hostile.slow_then_hang, on_progress=lambda k, n: seen.append((k, n))
     ) as pool:
         [(key, result)] = list(run_all(pool, [("slow", (30,))]))
-    assert key == "slow" and seen == [("slow", 1)] * 30
+    assert key == "slow" and {k for k, _ in seen} == {"slow"}
+    assert 28 <= sum(n for _, n in seen) <= 30
+    assert 5 <= len(seen) <= 15 and all(n >= 1 for _, n in seen)
     assert result == Failed("timed out after 1 s without decoding a frame")
+
+
+def test_a_quick_job_tells_its_frames_once_with_its_result() -> None:
+    seen: list[tuple[object, int]] = []
+    tell = WorkerPool(1, target=hostile.tell_quickly, on_progress=lambda k, n: seen.append((k, n)))
+    with tell as pool:
+        pool.submit("a", (600,))
+        assert pool.poll() == [("a", 600)] and seen == [("a", 600)]  # told before the result
+        pool.submit("b", (3,))
+        assert pool.poll() == [("b", 3)] and seen == [("a", 600), ("b", 3)]
 
 
 def test_workers_run_capped_with_one_blas_thread() -> None:
