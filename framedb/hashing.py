@@ -140,8 +140,10 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         bits = small[:, :, 1:] > small[:, :, :-1]
     else:
         side = min(4 * n, _as_batch(grey).shape[1], _as_batch(grey).shape[2])
-        dct = _dct_matrix(side)
-        coeffs = np.matmul(np.matmul(dct, resize(grey, side, side)), dct.T)[:, :n, :n]
+        # Only the n x n lowest frequencies are kept: n rows of the DCT, a sixth of the products
+        # of the whole transform for phash8, and the same sums (the same bits: tests/test_hashing).
+        low = _dct_matrix(side)[:n]
+        coeffs = np.matmul(np.matmul(low, resize(grey, side, side)), low.T)
         flat = coeffs.reshape(coeffs.shape[0], -1)
         bits = flat > np.median(flat, axis=1, keepdims=True)
     return _pack(bits)

@@ -55,6 +55,19 @@ def test_batch_equals_one_by_one_and_has_n_squared_bits(kind: str, size: int) ->
         assert np.array_equal(hashing.compute(batch[i], spec)[0], together[i])
 
 
+@pytest.mark.parametrize("size", [8, 16])
+def test_phash_takes_the_low_frequencies_of_the_whole_transform(size: int) -> None:
+    # The simple way, as the phash literature writes it: the whole DCT, then its top-left corner.
+    spec = HashSpec("phash", size)
+    batch = np.stack([grey(scene, t) for scene in (1, 2, 3) for t in np.arange(0, 2, 0.1)])
+    side = 4 * size
+    dct = hashing._dct_matrix(side)
+    whole = np.matmul(np.matmul(dct, hashing.resize(batch, side, side)), dct.T)
+    low = whole[:, :size, :size].reshape(len(batch), -1)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    assert np.array_equal(hashing.compute(batch, spec), np.packbits(bits, axis=1))
+
+
 @pytest.mark.parametrize("kind", hashing.KINDS)
 def test_rescaled_frame_is_near_and_different_frame_is_far(kind: str) -> None:
     spec = HashSpec(kind, 8)
