@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from framedb.extract import hash_video  # noqa: E402
 from framedb.hashed import HashedVideo  # noqa: E402
-from framedb.hashing import HashSpec  # noqa: E402
+from framedb.hashspec import HashSpec  # noqa: E402
 from framedb.match import Group, MatchParams, Track, find_groups  # noqa: E402
 from tests.media import Segment, locate, picture  # noqa: E402
 

@@ -27,7 +27,7 @@ from framedb.errors import (
     NotAVideoError,
     VideoNotFoundError,
 )
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.index import FrameIndex, Manifest
 from framedb.lock import writer_lock
 from framedb.store import (

@@ -63,7 +63,7 @@ def _emit(document: Any) -> None:
 @click.pass_context
 def cli(ctx: click.Context, db: str, hash_name: str, index_path: str | None) -> None:
     """Find repeated and reused footage in video: ingest once, query many times."""
-    from framedb.hashing import KINDS
+    from framedb.hashspec import KINDS
 
     kind = hash_name.rstrip("0123456789")
     size = hash_name[len(kind) :]

@@ -29,7 +29,7 @@ from typing import Any
 
 from framedb.cores import available_cores
 from framedb.errors import BadArgumentError, FrameDBError
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.workers import MEMORY_LIMIT, Failed, WorkerPool, decode_file
 
 LOCAL = "local"

@@ -14,7 +14,7 @@ from framedb.cores import available_cores
 from framedb.decode import MAX_PIXELS, SMALL_FRAME, VideoReader
 from framedb.errors import DecodeError
 from framedb.hashed import HashedVideo
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
 from framedb.split import SecondHalf, worth_splitting
 from framedb.workers import can_fork

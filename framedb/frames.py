@@ -19,7 +19,8 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from framedb import hashing
 from framedb.decode import pick_stream, reason, rotation_of
 from framedb.errors import BadArgumentError, DecodeError, NotAVideoError, VideoNotFoundError
-from framedb.hashing import GREY_SIZE, HashSpec
+from framedb.hashing import GREY_SIZE
+from framedb.hashspec import HashSpec
 from framedb.store import VideoRow
 
 if TYPE_CHECKING:

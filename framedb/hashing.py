@@ -13,41 +13,12 @@ from functools import lru_cache
 import numpy as np
 
 from framedb.errors import BadArgumentError
+from framedb.hashspec import HashSpec
 
 GREY_SIZE = 64
-KINDS = ("ahash", "dhash", "phash")
 DETAIL_SIZE = 16
 FLAT_DETAIL = 4.0  # below this a frame is flat (black, a fade's end): it matches everything
 BAR_LEVEL = 24  # grey level below which an edge row or column counts as a black bar
-
-
-@dataclass(frozen=True)
-class HashSpec:
-    """Which hash a database stores: its kind and its side N (N x N bits)."""
-
-    kind: str = "phash"
-    size: int = 8
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise BadArgumentError(
-                f"unknown hash kind {self.kind!r}: use one of {', '.join(KINDS)}"
-            )
-        if not 4 <= self.size <= 32 or (self.size * self.size) % 8:
-            raise BadArgumentError(
-                f"hash size {self.size} is not supported: use N = 4, 8, 12, ... 32 (N x N bits)"
-            )
-
-    @property
-    def bits(self) -> int:
-        return self.size * self.size
-
-    @property
-    def nbytes(self) -> int:
-        return self.bits // 8
-
-    def __str__(self) -> str:
-        return f"{self.kind}{self.size}"
 
 
 @lru_cache(maxsize=64)

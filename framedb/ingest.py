@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from framedb import files
 from framedb.cores import SHORT_FILE, job_threads
 from framedb.errors import DatabaseError, DiskFullError
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.store import DONE, FAILED, PARTIAL, Store
 from framedb.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
 

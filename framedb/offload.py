@@ -23,7 +23,7 @@ import numpy as np
 from framedb import hashing
 from framedb.decode import CHUNK_FRAMES, SMALL_FRAME, Batcher, Greyer
 from framedb.errors import FrameDBError
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.workers import ForkedChild
 
 SLOTS = 8  # chunks of frames in flight between the decoder and the helper

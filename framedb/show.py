@@ -20,7 +20,7 @@ from framedb import hashing
 from framedb.errors import BadArgumentError
 from framedb.files import write_atomic
 from framedb.frames import DecodedFrame, grab
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.match import format_time
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ import numpy as np
 
 from framedb import hashing
 from framedb.decode import BATCH, DecodeError, Greyer, NoKeyFrame, VideoReader, plain_error
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.offload import BatchHasher, HashedBatch, InlineHasher
 from framedb.workers import ForkedChild, can_fork
 

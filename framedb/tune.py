@@ -17,7 +17,7 @@ import numpy as np
 from framedb import hashing
 from framedb.errors import BadArgumentError, NotAVideoError
 from framedb.files import write_atomic
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.match import MatchParams, Track, find_groups, summarise_loops
 from framedb.spans import coverage
 

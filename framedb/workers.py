@@ -37,7 +37,7 @@ from framedb.errors import FrameDBError
 
 if TYPE_CHECKING:  # imported by the workers themselves: the parent starts them without numpy/av
     from framedb.hashed import HashedVideo
-    from framedb.hashing import HashSpec
+    from framedb.hashspec import HashSpec
 
 # A decoder gives up a file after this many seconds without decoding a batch of frames (hung or
 # looping); a long film that keeps decoding is never cut off.
@@ -441,7 +441,7 @@ def prefetch(
     first = _Worker(MEMORY_LIMIT)  # launched before the inputs are even listed
     try:
         from framedb import files
-        from framedb.hashing import HashSpec
+        from framedb.hashspec import HashSpec
 
         spec = HashSpec(hash_kind, hash_size)
         found = (i for i in files.expand(list(paths)) if not i.problem and not i.skip)

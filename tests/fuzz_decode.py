@@ -23,7 +23,7 @@ import atheris
 with atheris.instrument_imports(include=["framedb"]):
     from framedb.errors import FrameDBError
     from framedb.extract import hash_video
-    from framedb.hashing import HashSpec
+    from framedb.hashspec import HashSpec
 
 SPEC = HashSpec()
 MAX_PIXELS = 2048 * 2048  # mutated headers claim huge frames: refuse them early and cheaply

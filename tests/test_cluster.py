@@ -18,7 +18,7 @@ import pytest
 
 import framedb.cluster
 from framedb import FrameDB
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.workers import decode_file
 from tests.backends import PG_URL, Backend, require_pg
 from tests.conftest import LOOP_STARTS

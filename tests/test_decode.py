@@ -10,7 +10,7 @@ import pytest
 
 from framedb.errors import NotAVideoError, VideoNotFoundError
 from framedb.extract import hash_video
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from tests.media import Segment, write_video
 
 SCENE = [Segment(3, 0.0, 2.0)]

@@ -14,7 +14,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from framedb import FrameDB, catchup, cores, hashing, ingest, store, workers
 from framedb.decode import VideoReader
 from framedb.extract import hash_video
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.index import FrameIndex, Manifest
 from tests.media import Segment, write_video
 

@@ -7,7 +7,8 @@ import pytest
 
 from framedb import hashing
 from framedb.errors import BadArgumentError
-from framedb.hashing import FrameHash, HashSpec
+from framedb.hashing import FrameHash
+from framedb.hashspec import KINDS, HashSpec
 from tests.media import render
 
 
@@ -25,7 +26,7 @@ def hex_of(picture: np.ndarray, kind: str) -> str:
 def test_fixed_values_on_a_gradient() -> None:
     ramp = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))
     picture = np.maximum(ramp, ramp.T)  # brighter to the right and to the bottom
-    got = {k: hex_of(picture, k) for k in hashing.KINDS}
+    got = {k: hex_of(picture, k) for k in KINDS}
     # ahash by hand: 8 x 8 cells of 4 * max(row, col) against their mean (about 4 * 42) are bright
     # from the sixth column and the sixth row on.
     assert got == {
@@ -36,7 +37,7 @@ def test_fixed_values_on_a_gradient() -> None:
 
 
 def test_fixed_values_on_generated_footage() -> None:
-    got = {k: hex_of(grey(1, 0.5), k) for k in hashing.KINDS}
+    got = {k: hex_of(grey(1, 0.5), k) for k in KINDS}
     assert got == {
         "ahash": "1c1f1f6300103830",
         "dhash": "f0f2f68e86e0e0e0",
@@ -44,7 +45,7 @@ def test_fixed_values_on_generated_footage() -> None:
     }
 
 
-@pytest.mark.parametrize("kind", hashing.KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("size", [8, 16, 24])
 def test_batch_equals_one_by_one_and_has_n_squared_bits(kind: str, size: int) -> None:
     spec = HashSpec(kind, size)
@@ -68,7 +69,7 @@ def test_phash_takes_the_low_frequencies_of_the_whole_transform(size: int) -> No
     assert np.array_equal(hashing.compute(batch, spec), np.packbits(bits, axis=1))
 
 
-@pytest.mark.parametrize("kind", hashing.KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_rescaled_frame_is_near_and_different_frame_is_far(kind: str) -> None:
     spec = HashSpec(kind, 8)
     a = hashing.compute(grey(3, 1.0), spec)

@@ -16,7 +16,7 @@ from framedb import FrameDB, files
 from framedb.cli import run
 from framedb.errors import FrameDBError, NotAVideoError, VideoNotFoundError
 from framedb.extract import hash_video
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.store import frames
 from tests import hostile
 

@@ -14,7 +14,8 @@ import pytest
 
 from framedb import match
 from framedb.extract import hash_video
-from framedb.hashing import HashSpec, hamming
+from framedb.hashing import hamming
+from framedb.hashspec import HashSpec
 from framedb.match import (
     Group,
     LoopSummary,

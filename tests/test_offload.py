@@ -18,7 +18,7 @@ from framedb import decode, extract, offload, workers
 from framedb.cores import available_cores
 from framedb.errors import FrameDBError
 from framedb.extract import hash_video
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
 from tests.media import Segment, write_video
 
@@ -206,7 +206,7 @@ def test_the_helper_dies_with_the_process_that_forked_it() -> None:
     """A decoder killed with -9 (a crash, a timeout) leaves no helper behind."""
     code = (
         "import time\n"
-        "from framedb.hashing import HashSpec\n"
+        "from framedb.hashspec import HashSpec\n"
         "from framedb.offload import ForkedHasher\n"
         "hasher = ForkedHasher(HashSpec(), 0, 'x.mp4')\n"
         "print(hasher.child.pid, flush=True)\n"

@@ -15,7 +15,7 @@ import pytest
 from framedb import decode, hashing, split, workers
 from framedb.extract import hash_video
 from framedb.hashed import HashedVideo
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.offload import hash_batch
 from framedb.synth import render
 from tests.media import Segment, write_video

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from framedb.extract import hash_video
-from framedb.hashing import HashSpec
+from framedb.hashspec import HashSpec
 from framedb.workers import Failed, WorkerPool, run_all
 from tests import hostile
 
