@@ -32,6 +32,22 @@ def _open(ctx: click.Context) -> FrameDB:
     return db
 
 
+def _default_jobs(paths: tuple[str, ...]) -> int:
+    """One job per usable core, but no more than there are videos: a lone video keeps both
+    cores busy by itself (its two halves are decoded at once), as it cannot beside another job."""
+    from itertools import islice
+
+    from framedb import files
+    from framedb.cores import available_cores
+
+    cores = available_cores()
+    try:
+        found = (i for i in files.expand(list(paths)) if not i.problem and not i.skip)
+        return max(1, len(list(islice(found, cores))))
+    except (FrameDBError, OSError):  # the ingest itself reports what is wrong
+        return 1
+
+
 def _emit(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
@@ -79,10 +95,9 @@ def cli(ctx: click.Context, db: str, hash_name: str, index_path: str | None) -> 
 @click.option(
     "--jobs",
     "-j",
-    default=1,
-    show_default=True,
     type=click.IntRange(1, 64),
-    help="Videos decoded at once, each in its own process.",
+    help="Videos decoded at once, each in its own process.  [default: one per core, at most one "
+    "per video]",
 )
 @click.option(
     "--timeout",
@@ -103,12 +118,13 @@ def cli(ctx: click.Context, db: str, hash_name: str, index_path: str | None) -> 
 def ingest(
     ctx: click.Context,
     paths: tuple[str, ...],
-    jobs: int,
+    jobs: int | None,
     timeout: float,
     cluster: str | None,
     as_json: bool,
 ) -> int:
     """Decode every frame of the videos in PATHS (files or folders) and store their hashes."""
+    jobs = jobs or _default_jobs(paths)
     if not cluster:  # start decoding the first file while the database is being opened
         from framedb.workers import prefetch
 

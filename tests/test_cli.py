@@ -93,6 +93,33 @@ def test_ingest_json_lines_and_partial_failure_exit_code(
     assert "gone.mp4: no such file" in lines[2]["reason"]
 
 
+def test_ingest_decodes_one_video_per_core_by_default(  # type: ignore[no-untyped-def]
+    cli, library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs defaults to the usable cores, but a lone video gets one job (its two halves then
+    keep both cores busy); files that cannot be read do not count."""
+    from framedb.api import FrameDB
+
+    seen: list[int] = []
+    ingest = FrameDB.ingest
+
+    def spy(self: FrameDB, paths: list[str], **options: object) -> object:
+        seen.append(int(options["jobs"]))  # type: ignore[call-overload]
+        return ingest(self, paths, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FrameDB, "ingest", spy)
+    for cores, args, jobs in (
+        (2, [library], 2),  # two videos
+        (4, [library], 2),
+        (2, [library / "copy.mp4", tmp_path / "gone.mp4"], 1),
+        (1, [library], 1),
+        (2, ["-j", 3, library], 3),
+    ):
+        monkeypatch.setattr("framedb.cores.available_cores", lambda cores=cores: cores)
+        code, _, _ = cli("ingest", *args)
+        assert code in (0, 2) and seen[-1] == jobs
+
+
 def test_ingest_errors(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bogus = tmp_path / "bogus.mp4"
     bogus.write_bytes(b"\x00" * 4096)
