@@ -4,6 +4,8 @@ rows, index hits, `where` hits and groups on generated videos (no timings here: 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -289,6 +291,43 @@ def test_a_prefetched_decoder_is_adopted_and_gives_the_same_rows(
     assert not workers._PREFETCHED
     assert running.process.poll() is not None  # adopted, then closed with its pool
     assert _rows(tmp_path / "early.db") == _rows(tmp_path / "plain.db")
+
+
+LAUNCH_SPY = """
+import subprocess, sys
+from framedb.cli import run
+
+launch = subprocess.Popen.__init__
+
+def spy(self, *args, **kwargs):
+    loaded = sorted(m for m in ("numpy", "sqlalchemy", "av") if m in sys.modules)
+    print("launched with", loaded, file=sys.stderr)
+    launch(self, *args, **kwargs)
+
+subprocess.Popen.__init__ = spy
+sys.exit(run(sys.argv[1:]))
+"""
+
+
+def test_the_command_line_launches_its_decoders_before_the_heavy_imports(
+    clips: Path, tmp_path: Path
+) -> None:
+    """`framedb ingest` starts decoding while it imports numpy and SQLAlchemy, not after."""
+    db = str(tmp_path / "cli.db")
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH_SPY, "--db", db, "ingest", "-j", "2", str(clips)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    launches = [line for line in done.stderr.splitlines() if line.startswith("launched")]
+    assert launches == ["launched with []"] * 2
+    with FrameDB.open(tmp_path / "plain.db") as plain:
+        plain.ingest([clips])
+    assert sorted(r[2:] for r in _rows(Path(db))) == sorted(
+        r[2:] for r in _rows(tmp_path / "plain.db")
+    )
 
 
 def test_one_prefetched_decoder_per_job_is_adopted(clips: Path, tmp_path: Path) -> None:
