@@ -35,16 +35,12 @@ def _open(ctx: click.Context) -> FrameDB:
 def _default_jobs(paths: tuple[str, ...]) -> int:
     """One job per usable core, but no more than there are videos: a lone video keeps both
     cores busy by itself (its two halves are decoded at once), as it cannot beside another job."""
-    from itertools import islice
-
     from framedb import files
     from framedb.cores import available_cores
 
-    cores = available_cores()
     try:
-        found = (i for i in files.expand(list(paths)) if not i.problem and not i.skip)
-        return max(1, len(list(islice(found, cores))))
-    except (FrameDBError, OSError):  # the ingest itself reports what is wrong
+        return max(1, len(files.first_videos(list(paths), available_cores())))
+    except (FrameDBError, OSError, ValueError):  # the ingest itself reports what is wrong
         return 1
 
 

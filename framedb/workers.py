@@ -444,8 +444,7 @@ def prefetch(
         from framedb.hashspec import HashSpec
 
         spec = HashSpec(hash_kind, hash_size)
-        found = (i for i in files.expand(list(paths)) if not i.problem and not i.skip)
-        inputs = list(itertools.islice(found, jobs))
+        inputs = files.first_videos(list(paths), jobs)
     except (FrameDBError, OSError, ValueError):
         inputs = []
     workers = [first] + [_Worker(MEMORY_LIMIT) for _ in inputs[1:]]
