@@ -263,9 +263,18 @@ class VideoReader:
 
     @property
     def can_seek(self) -> bool:
-        """Whether the container knows the stream's duration and where its key frames are (a
-        raw or transport stream does not)."""
-        return bool(self._duration) and len(self._stream.index_entries) > 0
+        """Whether the container knows the stream's duration and can find a time in it: by its
+        index of key frames, or (MPEG-TS) by searching the file's timestamps. A raw stream
+        cannot."""
+        return bool(self._duration) and (
+            self._seeks_by_search or len(self._stream.index_entries) > 0
+        )
+
+    @property
+    def _seeks_by_search(self) -> bool:
+        """MPEG-TS has no index: FFmpeg finds a time by bisecting the file on its timestamps, and
+        records the places it read as index entries, which are not key frames."""
+        return self._container.format.name == "mpegts"
 
     def start_near(self, fraction: float) -> bool:
         """Seek to the key frame nearest `fraction` of the stream's frames, so that `frames()`
@@ -281,27 +290,34 @@ class VideoReader:
         end = (self._stream.start_time or 0) + duration
         by_time = end - int(duration * (1 - fraction))
         try:
-            entries = self._stream.index_entries
-            if len(entries) < 2:  # Matroska reads its index (cues) at the first seek
-                self._container.seek(by_time, stream=self._stream, backward=True)
-                entries = self._stream.index_entries
-            # Look a few GOPs either way (each entry read is a Python object: a 24-hour file
-            # has millions); with no key frame flagged there, seek by time to the one before.
-            middle = int(len(entries) * fraction)
-            around = range(max(0, middle - KEY_SEARCH), min(len(entries), middle + KEY_SEARCH))
-            keys = [i for i in around if entries[i].is_keyframe]
-            target = by_time
-            if keys:
-                # Index times are decoding times; a seek compares them with presentation times,
-                # which B-frames put a few frames later: aim between this key frame and the next.
-                key = min(keys, key=lambda i: abs(i - middle))
-                later = [entries[i].timestamp for i in keys if i > key] or [end]
-                target = (entries[key].timestamp + later[0]) // 2
+            target = by_time  # MPEG-TS: decoding goes on from there to the next key frame
+            if not self._seeks_by_search:
+                target = self._key_frame_time(by_time, end, fraction)
             self._container.seek(target, stream=self._stream, backward=True)
         except _AV_ERRORS:
             return False
         self._key_after = end - int(duration * (1 - fraction / 2))
         return True
+
+    def _key_frame_time(self, by_time: int, end: int, fraction: float) -> int:
+        """Where to seek for the indexed key frame nearest `fraction` of the stream (`by_time`,
+        the time there, if none is flagged nearby)."""
+        entries = self._stream.index_entries
+        if len(entries) < 2:  # Matroska reads its index (cues) at the first seek
+            self._container.seek(by_time, stream=self._stream, backward=True)
+            entries = self._stream.index_entries
+        # Look a few GOPs either way (each entry read is a Python object: a 24-hour file has
+        # millions); with no key frame flagged there, seek by time to the one before.
+        middle = int(len(entries) * fraction)
+        around = range(max(0, middle - KEY_SEARCH), min(len(entries), middle + KEY_SEARCH))
+        keys = [i for i in around if entries[i].is_keyframe]
+        if not keys:
+            return by_time
+        # Index times are decoding times; a seek compares them with presentation times, which
+        # B-frames put a few frames later: aim between this key frame and the next.
+        key = min(keys, key=lambda i: abs(i - middle))
+        later = [entries[i].timestamp for i in keys if i > key] or [end]
+        return (entries[key].timestamp + later[0]) // 2
 
     def batches(self, size: int = BATCH) -> Iterator[FrameBatch]:
         """Decode every frame; if the stream breaks, yield what decoded, then raise DecodeError."""

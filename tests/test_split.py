@@ -31,10 +31,15 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
     x264's own key frames (MP4 and Matroska); one with its index first (as if made for
     streaming); one with a key frame at the start only; one letterboxed throughout, with bars of
-    two heights in turn."""
+    two heights in turn; the plain clip in MPEG-TS, and two transport streams end to end."""
     folder = tmp_path_factory.mktemp("split")
-    for name in ("plain.mp4", "plain.mkv"):  # Matroska: a duration and cues only for the file
+    # Matroska: a duration and cues only for the file; MPEG-TS: no index at all
+    for name in ("plain.mp4", "plain.mkv", "plain.ts"):
         write_video(folder / name, [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
+    # Two recordings one after the other: the timestamps start again in the middle.
+    write_video(folder / "second.ts", [Segment(42, 0.0, 24.0)], size=(160, 90), bframes=2)
+    both = (folder / "plain.ts").read_bytes() + (folder / "second.ts").read_bytes()
+    (folder / "restart.ts").write_bytes(both)
     for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
         first = 2 * keyint  # the key frame nearest the middle
         boxed = range(first + 300, first + 1000)
@@ -104,7 +109,8 @@ def _same(a: HashedVideo, b: HashedVideo) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "first"), [("plain.mp4", 250), ("plain.mkv", 250), ("aligned.mp4", 1280)]
+    ("name", "first"),
+    [("plain.mp4", 250), ("plain.mkv", 250), ("plain.ts", 500), ("aligned.mp4", 1280)],
 )
 def test_two_halves_give_the_rows_of_one_pass(
     videos: Path, name: str, first: int, joins: list[tuple[int, bool]]
@@ -251,6 +257,16 @@ def test_a_second_half_that_decodes_otherwise_is_refused_at_the_junction(
     monkeypatch.setattr(split, "Greyer", Skewed)
     _same(hash_video(videos / "plain.mp4", HashSpec(), threads=2), _one_pass(videos / "plain.mp4"))
     assert joins == [(250, False)]
+
+
+def test_a_transport_stream_whose_timestamps_start_again_is_refused_at_the_junction(
+    videos: Path, joins: list[tuple[int, bool]]
+) -> None:
+    """The seek lands in the second recording, whose timestamps repeat the first's: A meets the
+    same timestamp in its own footage, and the pictures there differ."""
+    restart = videos / "restart.ts"
+    _same(hash_video(restart, HashSpec(), threads=2), _one_pass(restart))
+    assert joins and not any(taken for _, taken in joins)
 
 
 def test_a_second_half_that_differs_after_its_first_frame_is_refused_too(
