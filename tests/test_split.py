@@ -198,6 +198,18 @@ def test_a_file_cut_short_in_the_second_half_keeps_the_same_frames_and_error(
     assert 600 < len(whole) < 1200 and joins == [(600, True)]
 
 
+def test_a_transport_stream_cut_short_keeps_the_same_frames(
+    videos: Path, tmp_path: Path, joins: list[tuple[int, bool]]
+) -> None:
+    """A recording copied in part: no index says so, its end is where the frames stop."""
+    data = (videos / "plain.ts").read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[: len(data) * 9 // 10 + 77])  # mid-packet
+    halves = hash_video(cut, HashSpec(), threads=2)
+    _same(halves, _one_pass(cut))
+    assert 600 < len(halves) < 720 and joins == [(500, True)]
+
+
 def test_a_broken_stream_in_the_second_half_keeps_the_same_frames_and_error(
     videos: Path, tmp_path: Path, joins: list[tuple[int, bool]]
 ) -> None:
