@@ -264,17 +264,18 @@ class VideoReader:
     @property
     def can_seek(self) -> bool:
         """Whether the container knows the stream's duration and can find a time in it: by its
-        index of key frames, or (MPEG-TS) by searching the file's timestamps. A raw stream
-        cannot."""
+        index of key frames, or (MPEG-TS and -PS) by searching the file's timestamps. A raw
+        stream cannot."""
         return bool(self._duration) and (
             self._seeks_by_search or len(self._stream.index_entries) > 0
         )
 
     @property
     def _seeks_by_search(self) -> bool:
-        """MPEG-TS has no index: FFmpeg finds a time by bisecting the file on its timestamps, and
-        records the places it read as index entries, which are not key frames."""
-        return self._container.format.name == "mpegts"
+        """MPEG transport and program streams (.ts, .m2ts, .mpg, .vob) have no index: FFmpeg
+        finds a time by bisecting the file on its timestamps, and records the places it read as
+        index entries, which are not key frames."""
+        return self._container.format.name in ("mpegts", "mpeg")
 
     def start_near(self, fraction: float) -> bool:
         """Seek to the key frame nearest `fraction` of the stream's frames, so that `frames()`
@@ -290,7 +291,7 @@ class VideoReader:
         end = (self._stream.start_time or 0) + duration
         by_time = end - int(duration * (1 - fraction))
         try:
-            target = by_time  # MPEG-TS: decoding goes on from there to the next key frame
+            target = by_time  # MPEG-TS and -PS: decoding goes on from there to the next key frame
             if not self._seeks_by_search:
                 target = self._key_frame_time(by_time, end, fraction)
             self._container.seek(target, stream=self._stream, backward=True)

@@ -31,7 +31,8 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
     x264's own key frames (MP4 and Matroska); one with its index first (as if made for
     streaming); one with a key frame at the start only; one letterboxed throughout, with bars of
-    two heights in turn; the plain clip in MPEG-TS, and two transport streams end to end."""
+    two heights in turn; the plain clip in MPEG-TS, two transport streams end to end, and MPEG-2
+    in program streams (320x240, and small frames)."""
     folder = tmp_path_factory.mktemp("split")
     # Matroska: a duration and cues only for the file; MPEG-TS: no index at all
     for name in ("plain.mp4", "plain.mkv", "plain.ts"):
@@ -40,6 +41,8 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_video(folder / "second.ts", [Segment(42, 0.0, 24.0)], size=(160, 90), bframes=2)
     both = (folder / "plain.ts").read_bytes() + (folder / "second.ts").read_bytes()
     (folder / "restart.ts").write_bytes(both)
+    _encode_mpeg2(folder / "plain.mpg", [render(43, i / FPS, 320, 240) for i in range(720)])
+    _encode_mpeg2(folder / "small.mpg", [_picture(i) for i in range(720)])
     for name, keyint in (("unaligned.mp4", 600), ("aligned.mp4", 640)):
         first = 2 * keyint  # the key frame nearest the middle
         boxed = range(first + 300, first + 1000)
@@ -69,6 +72,20 @@ def _encode(path: Path, pictures: list[np.ndarray], keyint: int, faststart: bool
             "bf": "2",
             "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0",
         }
+        for i, rgb in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
+def _encode_mpeg2(path: Path, pictures: list[np.ndarray]) -> None:
+    """MPEG-2 in an MPEG program stream (as on a DVD), a key frame every half second."""
+    with av.open(str(path), "w", format="mpeg") as out:
+        stream = out.add_stream("mpeg2video", rate=FPS)
+        stream.height, stream.width = pictures[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"g": "15", "bf": "2"}
         for i, rgb in enumerate(pictures):
             frame = av.VideoFrame.from_ndarray(rgb, "rgb24")
             frame.pts = i
@@ -110,7 +127,13 @@ def _same(a: HashedVideo, b: HashedVideo) -> None:
 
 @pytest.mark.parametrize(
     ("name", "first"),
-    [("plain.mp4", 250), ("plain.mkv", 250), ("plain.ts", 500), ("aligned.mp4", 1280)],
+    [
+        ("plain.mp4", 250),
+        ("plain.mkv", 250),
+        ("plain.ts", 500),
+        ("plain.mpg", 375),
+        ("aligned.mp4", 1280),
+    ],
 )
 def test_two_halves_give_the_rows_of_one_pass(
     videos: Path, name: str, first: int, joins: list[tuple[int, bool]]
@@ -278,6 +301,18 @@ def test_a_transport_stream_whose_timestamps_start_again_is_refused_at_the_junct
     same timestamp in its own footage, and the pictures there differ."""
     restart = videos / "restart.ts"
     _same(hash_video(restart, HashSpec(), threads=2), _one_pass(restart))
+    assert joins and not any(taken for _, taken in joins)
+
+
+def test_small_frames_in_a_program_stream_are_refused_at_the_junction(
+    videos: Path, joins: list[tuple[int, bool]]
+) -> None:
+    """A known limit: in this small-frame MPEG-2 stream, the first pictures after a seek do not
+    match the pictures of a pass from the start that carry their timestamps (the key frame was
+    up to 20 grey levels off; from the next group of pictures on they agree). The junction sees
+    it and refuses the second half's work."""
+    small = videos / "small.mpg"
+    _same(hash_video(small, HashSpec(), threads=2), _one_pass(small))
     assert joins and not any(taken for _, taken in joins)
 
 
