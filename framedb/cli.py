@@ -32,18 +32,6 @@ def _open(ctx: click.Context) -> FrameDB:
     return db
 
 
-def _default_jobs(paths: tuple[str, ...]) -> int:
-    """One job per usable core, but no more than there are videos: a lone video keeps both
-    cores busy by itself (its two halves are decoded at once), as it cannot beside another job."""
-    from framedb import files
-    from framedb.cores import available_cores
-
-    try:
-        return max(1, len(files.first_videos(list(paths), available_cores())))
-    except (FrameDBError, OSError, ValueError):  # the ingest itself reports what is wrong
-        return 1
-
-
 def _emit(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
@@ -120,11 +108,14 @@ def ingest(
     as_json: bool,
 ) -> int:
     """Decode every frame of the videos in PATHS (files or folders) and store their hashes."""
-    jobs = jobs or _default_jobs(paths)
-    if not cluster:  # start decoding the first file while the database is being opened
+    if cluster:
+        from framedb.cores import first_inputs
+
+        _, jobs = first_inputs(paths, jobs)
+    else:  # start decoding the first files while the database is being opened
         from framedb.workers import prefetch
 
-        prefetch(paths, ctx.obj["hash_kind"], ctx.obj["hash_size"], jobs)
+        jobs = prefetch(paths, ctx.obj["hash_kind"], ctx.obj["hash_size"], jobs)
     from tqdm import tqdm
 
     db = _open(ctx)

@@ -1,8 +1,15 @@
-"""How many cores this process may use, and how many each of `jobs` decoders gets."""
+"""How many cores this process may use, how many videos an ingest decodes at once, and how many
+cores each of them gets."""
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from framedb.files import Input
 
 
 def available_cores() -> int:
@@ -27,3 +34,21 @@ def job_threads(jobs: int, size: int = 0) -> int:
     if jobs == 1 or size >= SHORT_FILE:
         return 0
     return max(1, available_cores() // jobs)
+
+
+def first_inputs(
+    paths: Sequence[str | os.PathLike[str]], jobs: int | None
+) -> tuple[list[Input], int]:
+    """The jobs an ingest of `paths` runs, and the first video each decodes (a folder's walk
+    only begins). `jobs`, or by default one per usable core but no more than there are videos:
+    a lone video keeps the cores busy by itself (its two halves are decoded at once), which it
+    cannot beside another job. Paths that cannot be listed give no inputs: the ingest says why."""
+    from framedb import files
+    from framedb.errors import FrameDBError
+
+    found = (i for i in files.expand(list(paths)) if not i.problem and not i.skip)
+    try:
+        inputs = list(itertools.islice(found, jobs or available_cores()))
+    except (FrameDBError, OSError, ValueError):
+        inputs = []
+    return inputs, jobs or max(1, len(inputs))

@@ -5,7 +5,6 @@ file whole or not at all."""
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import stat
 from collections.abc import Iterator
@@ -63,12 +62,6 @@ def expand(paths: list[str | os.PathLike[str]]) -> Iterator[Input]:
         elif path not in seen:
             seen.add(path)
             yield Input(path, _problem(path))
-
-
-def first_videos(paths: list[str | os.PathLike[str]], count: int) -> list[Input]:
-    """The first `count` inputs of `expand(paths)` that an ingest would decode (the start of a
-    folder's walk only). OSError or a FrameDBError if the paths cannot be listed."""
-    return list(itertools.islice((i for i in expand(paths) if not i.problem and not i.skip), count))
 
 
 def _unreadable(errors: list[OSError], fallback: Path) -> Iterator[Input]:

@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from framedb.cores import job_threads
+from framedb.cores import first_inputs, job_threads
 from framedb.errors import FrameDBError
 
 if TYPE_CHECKING:  # imported by the workers themselves: the parent starts them without numpy/av
@@ -432,20 +432,23 @@ _PREFETCH_NUMBERS = itertools.count(-1, -1)  # never a pool's job number (those 
 
 
 def prefetch(
-    paths: Sequence[str | os.PathLike[str]], hash_kind: str, hash_size: int, jobs: int = 1
-) -> None:
-    """Start decoding the first `jobs` inputs of an ingest now, before the heavy imports and the
-    opening of the database: the worker processes start (and import PyAV) alongside them, so
-    decoding begins a few tenths of a second earlier. A worker whose file the ingest does not
-    submit in that order (the file is unchanged, the database uses another hash) is killed."""
+    paths: Sequence[str | os.PathLike[str]],
+    hash_kind: str,
+    hash_size: int,
+    jobs: int | None = 1,
+) -> int:
+    """Start decoding the first input of each of an ingest's jobs now, before the heavy imports
+    and the opening of the database: the worker processes start (and import PyAV) alongside
+    them, so decoding begins a few tenths of a second earlier. Returns the jobs (`jobs`, or the
+    default: `cores.first_inputs`). A worker whose file the ingest does not submit in that order
+    (the file is unchanged, the database uses another hash) is killed."""
     first = _Worker(MEMORY_LIMIT)  # launched before the inputs are even listed
+    inputs, jobs = first_inputs(paths, jobs)
     try:
-        from framedb import files
         from framedb.hashspec import HashSpec
 
         spec = HashSpec(hash_kind, hash_size)
-        inputs = files.first_videos(list(paths), jobs)
-    except (FrameDBError, OSError, ValueError):
+    except FrameDBError:  # the ingest says what is wrong
         inputs = []
     workers = [first] + [_Worker(MEMORY_LIMIT) for _ in inputs[1:]]
     for worker, item in zip(workers, inputs, strict=False):
@@ -461,6 +464,7 @@ def prefetch(
         _PREFETCHED.append(worker)
     if not inputs:
         first.kill()
+    return jobs
 
 
 def _size(path: Path) -> int:
