@@ -11,6 +11,7 @@ in bulk with binary COPY. The schema is created and upgraded by the Alembic migr
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -460,7 +461,9 @@ class Store:
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _COPY_ROWS = 1 << 16  # rows per buffer handed to the driver (about 5 MB)
-_INSERT_ROWS = 1 << 16  # rows made into Python tuples at a time for SQLite
+_INSERT_ROWS = 1 << 16  # rows made into Python values at a time for SQLite
+# Rows a statement: 896 parameters, under the 999 that SQLite before 3.32 allows by default.
+_VALUES_ROWS = 128
 
 
 def _field(name: str, kind: str | tuple[str, tuple[int]]) -> list[tuple[Any, ...]]:
@@ -567,37 +570,47 @@ def _sqlite_frames(
     codes: np.ndarray,
     detail: np.ndarray,
 ) -> None:
-    """Insert frames through the sqlite3 cursor with plain tuples: the rows the generic path
-    writes, without a dict and SQLAlchemy's binding per row (about 5x faster). The tuples are
-    made a block at a time as SQLite takes them: 2.6 M rows peaked at ~600 MB of Python objects
-    when made all at once."""
+    """Insert frames through the sqlite3 cursor, _VALUES_ROWS rows a statement: the rows the
+    generic path writes, without SQLAlchemy's binding of a dict per row (about 5x faster), and
+    with one statement step per 128 rows instead of one per row (another 1.7x: 600 rows 1.6 ->
+    0.9 ms). The parameters are made a block at a time as SQLite takes them: 2.6 M rows peaked
+    at ~600 MB of Python objects when made all at once."""
     n, nbytes = codes.shape
     raw = np.ascontiguousarray(codes, dtype=np.uint8).tobytes()
     wide = detail.astype(np.float64)
-
-    def blocks() -> Iterator[Iterator[tuple[Any, ...]]]:
-        for start in range(0, n, _INSERT_ROWS):
-            stop = min(n, start + _INSERT_ROWS)
-            yield zip(
-                ids[start:stop].tolist(),
-                itertools.repeat(video_id, stop - start),
-                range(start, stop),
-                pts[start:stop].tolist(),
-                times[start:stop].tolist(),
-                [raw[k : k + nbytes] for k in range(start * nbytes, stop * nbytes, nbytes)],
-                wide[start:stop].tolist(),
-                strict=True,
-            )
-
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(
-            "INSERT INTO frames (id, video_id, ordinal, pts, time, hash, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            itertools.chain.from_iterable(blocks()),  # no Python frame per row
-        )
+        for start in range(0, n, _INSERT_ROWS):
+            stop = min(n, start + _INSERT_ROWS)
+            flat = list(  # row after row, seven values each
+                itertools.chain.from_iterable(
+                    zip(
+                        ids[start:stop].tolist(),
+                        itertools.repeat(video_id, stop - start),
+                        range(start, stop),
+                        pts[start:stop].tolist(),
+                        times[start:stop].tolist(),
+                        [raw[k : k + nbytes] for k in range(start * nbytes, stop * nbytes, nbytes)],
+                        wide[start:stop].tolist(),
+                        strict=True,
+                    )
+                )
+            )
+            for first in range(0, len(flat), 7 * _VALUES_ROWS):
+                values = flat[first : first + 7 * _VALUES_ROWS]
+                cur.execute(_insert_values(len(values) // 7), values)
     finally:
         cur.close()
+
+
+@functools.cache
+def _insert_values(rows: int) -> str:
+    """INSERT of `rows` frames in one statement (the same text each time, so that sqlite3 finds
+    it prepared in its statement cache)."""
+    return (
+        "INSERT INTO frames (id, video_id, ordinal, pts, time, hash, detail) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    )
 
 
 def _arrays(rows: Sequence[Any], nbytes: int, video_id: int | None = None) -> FrameArrays:

@@ -100,9 +100,13 @@ def _rows(path: Path) -> list[tuple]:
         ).fetchall()
 
 
+@pytest.mark.parametrize("block", [1 << 16, 100])
 def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
-    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
+    # loop.mp4 has 137 frames: one full statement of 128 rows and one of 9; with blocks of 100
+    # rows, statements of 100 and 37 rows instead.
+    monkeypatch.setattr(store, "_INSERT_ROWS", block)
     with FrameDB.open(tmp_path / "fast.db") as db:
         db.ingest([clips])
     original = store._sqlite_frames
