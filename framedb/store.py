@@ -462,7 +462,8 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _COPY_ROWS = 1 << 16  # rows per buffer handed to the driver (about 5 MB)
 _INSERT_ROWS = 1 << 16  # rows made into Python values at a time for SQLite
-# Rows a statement: 896 parameters, under the 999 that SQLite before 3.32 allows by default.
+# Rows a statement (a power of two): 896 parameters, under the 999 that SQLite before 3.32 allows
+# by default.
 _VALUES_ROWS = 128
 
 
@@ -596,9 +597,14 @@ def _sqlite_frames(
                     )
                 )
             )
-            for first in range(0, len(flat), 7 * _VALUES_ROWS):
-                values = flat[first : first + 7 * _VALUES_ROWS]
-                cur.execute(_insert_values(len(values) // 7), values)
+            done, rows = 0, stop - start
+            while done < rows:
+                # 128 rows, then the rest in falling powers of two (64, 32, ... 1): eight
+                # statement texts in all, which sqlite3 keeps prepared, where one of every
+                # length would be prepared anew for most videos (~0.15 ms for 100 rows).
+                step = min(_VALUES_ROWS, 1 << ((rows - done).bit_length() - 1))
+                cur.execute(_insert_values(step), flat[7 * done : 7 * (done + step)])
+                done += step
     finally:
         cur.close()
 

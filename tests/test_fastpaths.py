@@ -104,8 +104,8 @@ def _rows(path: Path) -> list[tuple]:
 def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
     clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    # loop.mp4 has 137 frames: one full statement of 128 rows and one of 9; with blocks of 100
-    # rows, statements of 100 and 37 rows instead.
+    # loop.mp4 has 137 frames: statements of 128, 8 and 1 rows; in blocks of 100 rows, of 64,
+    # 32 and 4, then 32, 4 and 1.
     monkeypatch.setattr(store, "_INSERT_ROWS", block)
     with FrameDB.open(tmp_path / "fast.db") as db:
         db.ingest([clips])
