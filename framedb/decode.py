@@ -281,11 +281,11 @@ class VideoReader:
         """Seek to the key frame nearest `fraction` of the stream's frames (MPEG-TS and -PS, which
         have no index: to that time), so that `frames()` starts at the first key frame decoded
         there and yields only the frames from it on, in presentation order, each exactly as
-        decoding from the start gives it (frames before that
-        key frame, and its leading pictures shown before it, are decoded but not yielded). When
-        that cannot be promised, iterating raises NoKeyFrame: no key frame after the seek, or it
-        lies before half the fraction (one key frame at the start, say), or a frame shown before
-        it comes long after it. False if the stream cannot seek."""
+        decoding from the start gives it (frames before that key frame, and its leading pictures
+        shown before it, are decoded but not yielded). When that cannot be promised, iterating
+        raises NoKeyFrame: no key frame after the seek, or it lies before half the fraction (one
+        key frame at the start, say), or a frame shown before it comes long after it. False if
+        the stream cannot seek."""
         if not self.can_seek:
             return False
         duration = self._duration
