@@ -19,6 +19,10 @@ GREY_SIZE = 64
 DETAIL_SIZE = 16
 FLAT_DETAIL = 4.0  # below this a frame is flat (black, a fade's end): it matches everything
 BAR_LEVEL = 24  # grey level below which an edge row or column counts as a black bar
+# phash compares its DCT coefficients with their median on a grid of 1/1024 grey level: float32
+# sums differ by ~1e-6 between CPUs' matrix kernels, which must not flip a bit. Coefficients equal
+# in exact arithmetic (a symmetric picture has many) then tie here too, on every machine.
+PHASH_GRID = 1024.0
 
 
 @lru_cache(maxsize=64)
@@ -115,7 +119,7 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         # of the whole transform for phash8, and the same sums (the same bits: tests/test_hashing).
         low = _dct_matrix(side)[:n]
         coeffs = np.matmul(np.matmul(low, resize(grey, side, side)), low.T)
-        flat = coeffs.reshape(coeffs.shape[0], -1)
+        flat = np.round(coeffs.reshape(coeffs.shape[0], -1) * np.float32(PHASH_GRID))
         bits = flat > np.median(flat, axis=1, keepdims=True)
     return _pack(bits)
 

@@ -28,11 +28,13 @@ def test_fixed_values_on_a_gradient() -> None:
     picture = np.maximum(ramp, ramp.T)  # brighter to the right and to the bottom
     got = {k: hex_of(picture, k) for k in KINDS}
     # ahash by hand: 8 x 8 cells of 4 * max(row, col) against their mean (about 4 * 42) are bright
-    # from the sixth column and the sixth row on.
+    # from the sixth column and the sixth row on. phash: the picture is symmetric, so most of its
+    # DCT coefficients are 0 in exact arithmetic, as is their median; only the first row's odd
+    # frequencies and four more are above it, on every machine (float rounding used to decide).
     assert got == {
         "ahash": "0707070707ffffff",
         "dhash": "ffff7f3f1f0f0701",
-        "phash": "aa03da45d731f872",
+        "phash": "aa00800080008000",
     }
 
 
