@@ -73,11 +73,6 @@ def test_matches_and_find_place_the_copy(db: FrameDB, library: Path, tmp_path: P
     assert db.find(unrelated) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: where a clip starts mid-scene in slow footage, "
-    "the other side's start comes out 2 frames early",
-)
 def test_find_boundaries_at_the_clip_start(db: FrameDB, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mkv"
     write_video(clip, [Segment(1, 0.5, 1.5)], size=(256, 144), crf=30)
