@@ -34,10 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from framedb.extract import hash_video  # noqa: E402
-from framedb.hashed import HashedVideo  # noqa: E402
 from framedb.hashspec import HashSpec  # noqa: E402
-from framedb.match import Group, MatchParams, Track, find_groups  # noqa: E402
+from framedb.ingest.extract import hash_video  # noqa: E402
+from framedb.match.groups import find_groups  # noqa: E402
+from framedb.match.tracks import Group, MatchParams, Track  # noqa: E402
+from framedb.store.hashed import HashedVideo  # noqa: E402
 from tests.media import Segment, locate, picture  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ import numpy as np
 from common import BIN, DATA, median_ms, run_process
 
 from framedb import FrameDB
-from framedb.hashed import HashedVideo, VideoInfo
-from framedb.ingest import video_row_values
+from framedb.store.hashed import HashedVideo, VideoInfo
+from framedb.store.rows import video_row_values
 
 FRAMES_PER_VIDEO = 100_000
 
@@ -29,34 +29,32 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     info = VideoInfo("h264", 160, 90, 0, Fraction(1, 30), Fraction(30), 0)
     started = time.perf_counter()
-    with FrameDB.open(path) as db:
-        changes = db._updating_index()
-        with changes:
-            for v in range(0, frames, FRAMES_PER_VIDEO):
-                n = min(FRAMES_PER_VIDEO, frames - v)
-                pts = np.arange(n, dtype=np.int64)
-                hashed = HashedVideo(
-                    info,
-                    pts,
-                    pts / 30.0,
-                    rng.integers(0, 256, (n, 8), np.uint8),
-                    np.full(n, 30.0, np.float32),
+    with FrameDB.open(path) as db, db._writing() as changes:
+        for v in range(0, frames, FRAMES_PER_VIDEO):
+            n = min(FRAMES_PER_VIDEO, frames - v)
+            pts = np.arange(n, dtype=np.int64)
+            hashed = HashedVideo(
+                info,
+                pts,
+                pts / 30.0,
+                rng.integers(0, 256, (n, 8), np.uint8),
+                np.full(n, 30.0, np.float32),
+            )
+            row = video_row_values(
+                Path(f"/synthetic/v{v // FRAMES_PER_VIDEO:05d}.mp4"),
+                1,
+                0.0,
+                f"{v:032x}",
+                db.spec,
+                hashed,
+                "done",
+                None,
+            )
+            with db.store.writing() as conn:
+                _, ids = db.store.add_video(
+                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail
                 )
-                row = video_row_values(
-                    Path(f"/synthetic/v{v // FRAMES_PER_VIDEO:05d}.mp4"),
-                    1,
-                    0.0,
-                    f"{v:032x}",
-                    db.spec,
-                    hashed,
-                    "done",
-                    None,
-                )
-                with db.store.writing() as conn:
-                    _, ids = db.store.add_video(
-                        conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail
-                    )
-                changes.added.append((ids, hashed.codes))
+            changes.added.append((ids, hashed.codes))
     return time.perf_counter() - started
 
 

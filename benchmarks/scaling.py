@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BIN, machine, run_process, table, test_video  # noqa: E402
 
-from framedb.store import Store, database_url, make_engine  # noqa: E402
+from framedb.store.engine import database_url, make_engine  # noqa: E402
+from framedb.store.rows import Store  # noqa: E402
 
 
 def _frames(n: int, nbytes: int = 8) -> tuple[np.ndarray, ...]:
@@ -57,7 +58,7 @@ def store_rates(
 ) -> tuple[float, float]:
     """(rows/s inserted, rows/s read back by all_codes) for `frames` rows in videos of
     `per_video`; `generic` forces SQLAlchemy's executemany path instead of COPY."""
-    from framedb.schema import ensure_schema
+    from framedb.store.schema import ensure_schema
 
     engine = make_engine(url)
     ensure_schema(engine, "bench")

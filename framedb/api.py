@@ -4,149 +4,103 @@ from framedb import FrameDB
 db = FrameDB.open("archive.db")
 db.ingest(["videos/"])
 result = db.where("videos/a.mp4", "12.5s")
+
+Importing this module costs only the standard library: each method imports the stage it calls
+(framedb.ingest, framedb.store, framedb.match, framedb.evidence), so that `framedb ingest` starts
+its first decoders before numpy, SQLAlchemy and PyAV load (`prefetch`). The result types of the
+stages are handed on from here by name (`from framedb.api import IngestResult`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
 import os
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sqlalchemy.exc import SQLAlchemyError
-
-from framedb import files, hashing
-from framedb.errors import (
-    BadArgumentError,
-    DatabaseError,
-    FrameNotFoundError,
-    NotAVideoError,
-    VideoNotFoundError,
-)
+from framedb.errors import BadArgumentError, FrameNotFoundError, NotAVideoError, VideoNotFoundError
 from framedb.hashspec import HashSpec
-from framedb.index import FrameIndex, Manifest
-from framedb.lock import writer_lock
-from framedb.store import (
-    DONE,
-    PARTIAL,
-    FrameArrays,
-    Store,
-    VideoRow,
-    index_cache_path,
-    make_engine,
-)
 
 if TYPE_CHECKING:
-    from framedb.catchup import CommitWatch
-    from framedb.match import Group, LoopSummary, MatchParams, Occurrence, Track
+    import numpy as np
+
+    from framedb.evidence.report import ReportResult
+    from framedb.evidence.show import Comparison
+    from framedb.evidence.tune import TuneResult
+    from framedb.ingest.run import IngestResult
+    from framedb.match.hits import FrameRef, Hit, WhereResult
+    from framedb.match.loops import Loops
+    from framedb.match.tracks import Group, MatchParams, Track, format_time, parse_time
+    from framedb.store.cache import IndexUpdate
+    from framedb.store.index import FrameIndex
+    from framedb.store.integrity import CheckReport
+    from framedb.store.rows import Store
+    from framedb.store.tables import FrameArrays, VideoRow
 
 DEFAULT_DB = "framedb.db"
 # Re-encoded and rescaled copies of a frame stay within 8 bits of a 64-bit phash for nearly every
 # frame (benchmarks/accuracy.py); unrelated frames sit near 32.
 DEFAULT_RADIUS = 8
-# Matching frames of one video at most this many ordinals apart belong to one occurrence: a frame
-# or two just over the radius (compression noise) must not split it.
-RUN_GAP = 4
+
+# The stages' types and helpers that callers of the API use, by the module that defines them.
+_HANDED_ON = {
+    "IngestResult": "framedb.ingest.run",
+    "CheckReport": "framedb.store.integrity",
+    "VideoRow": "framedb.store.tables",
+    "FrameRef": "framedb.match.hits",
+    "Hit": "framedb.match.hits",
+    "WhereResult": "framedb.match.hits",
+    "Loops": "framedb.match.loops",
+    "LoopSummary": "framedb.match.loops",
+    "Group": "framedb.match.tracks",
+    "Occurrence": "framedb.match.tracks",
+    "MatchParams": "framedb.match.tracks",
+    "Track": "framedb.match.tracks",
+    "format_time": "framedb.match.tracks",
+    "parse_time": "framedb.match.tracks",
+}
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    """What happened to one input: status done, partial, failed, unchanged, moved or duplicate."""
-
-    path: str
-    status: str
-    video_id: int | None = None
-    frames: int = 0
-    reason: str | None = None
-
-    @property
-    def stored(self) -> bool:
-        return self.status in (DONE, PARTIAL, "unchanged", "moved", "duplicate")
-
-
-@dataclass(frozen=True)
-class FrameRef:
-    """One stored frame: its video, ordinal and time."""
-
-    video: str
-    video_id: int
-    frame: int
-    time: float
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One occurrence of the query frame: a run of consecutive matching frames, best one named."""
-
-    video: str
-    video_id: int
-    frame: int
-    time: float
-    distance: int
-    first_frame: int
-    last_frame: int
-    first_time: float
-    last_time: float
-    segment: tuple[Occurrence, Occurrence] | None = None
-
-
-@dataclass(frozen=True)
-class Loops:
-    """Footage repeated inside one video: the groups, and their summaries for a person."""
-
-    video: VideoRow
-    groups: list[Group]
-    summaries: list[LoopSummary]
-
-    @property
-    def coverage(self) -> float:
-        """Fraction of the video that is repeated footage (0 when nothing repeats)."""
-        return max((s.coverage for s in self.summaries), default=0.0)
-
-
-@dataclass(frozen=True)
-class WhereResult:
-    query: FrameRef | None
-    hits: list[Hit]
-    note: str | None = None
-
-
-@dataclass
-class CheckReport:
-    """`ok` when the database agrees with itself and the index with the database."""
-
-    videos: int = 0
-    frames: int = 0
-    index_frames: int = 0
-    problems: list[str] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+def __getattr__(name: str) -> Any:
+    if name in _HANDED_ON:
+        return getattr(importlib.import_module(_HANDED_ON[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 ProgressFn = Callable[[str, int], None]
-ResultFn = Callable[[IngestResult], None]
+ResultFn = Callable[["IngestResult"], None]
+
+
+def prefetch(
+    paths: Sequence[str | os.PathLike[str]], hash_kind: str, hash_size: int, jobs: int | None
+) -> int:
+    """Start decoding the first videos of an ingest of `paths` now, before the database is
+    opened; returns the jobs the ingest should run (`jobs`, or one per core, at most one per
+    video). The next `FrameDB.ingest` with the same paths and jobs adopts them."""
+    from framedb.ingest.workers import prefetch as start
+
+    return start(paths, hash_kind, hash_size, jobs)
+
+
+def default_jobs(paths: Sequence[str | os.PathLike[str]], jobs: int | None) -> int:
+    """The jobs an ingest of `paths` runs: `jobs`, or one per core, at most one per video."""
+    from framedb.ingest.jobs import first_inputs
+
+    return first_inputs(paths, jobs)[1]
 
 
 class FrameDB:
     """A framedb database: SQL rows (the truth) plus the FAISS index kept beside them."""
 
-    def __init__(self, store: Store, index_path: Path, settings: dict[str, str], where: str):
-        self.store = store
-        self.index_path = index_path
-        self.spec = HashSpec(settings["hash_kind"], int(settings["hash_size"]))
-        self.database_id = settings["database_id"]
-        self.location = where
-        self._index: FrameIndex | None = None
-        self._index_generation = -1
-        self._index_version: int | None = None  # the database's data_version when cached
-        self._watch: CommitWatch | None = None
+    def __init__(self, database: Any) -> None:
+        self._db = database  # framedb.store.database.Database
+        self.store: Store = database.store
+        self.spec: HashSpec = database.spec
+        self.database_id: str = database.database_id
+        self.location: str = database.location
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -163,50 +117,16 @@ class FrameDB:
         The hash settings apply when the database is created; an existing database keeps the
         settings it was built with.
         """
-        from framedb.schema import ensure_schema
+        from framedb.store.database import open_database
 
-        text = os.fspath(target)
-        if "://" in text:
-            url, where = text, _hide_password(text)
-            default_index = None  # a server database: cached per database id, below
-        else:
-            path = Path(text).expanduser().absolute()
-            if path.is_dir():
-                raise BadArgumentError(
-                    f"{path}: is a folder; give a database file such as {path}/framedb.db"
-                )
-            if not path.parent.is_dir():
-                raise BadArgumentError(f"{path}: folder {path.parent} does not exist")
-            url, where, default_index = f"sqlite:///{path}", str(path), Path(f"{path}.faiss")
-        spec = HashSpec(hash_kind, hash_size)
-        engine = make_engine(url)
-        try:
-            ensure_schema(engine, where)
-            store = Store(engine)
-            settings = store.init_meta({"hash_kind": spec.kind, "hash_size": str(spec.size)})
-        except SQLAlchemyError as exc:
-            engine.dispose()
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            from framedb.store import no_space_left
+        return cls(open_database(target, HashSpec(hash_kind, hash_size), index_path))
 
-            if "disk is full" in reason or ("://" not in text and no_space_left(path.parent)):
-                raise DatabaseError(
-                    f"{where}: cannot open: the disk is full; free some space, then run the "
-                    "command again"
-                ) from exc
-            raise DatabaseError(f"{where}: cannot open as a framedb database ({reason})") from exc
-        index = (
-            Path(index_path)
-            if index_path
-            else default_index or index_cache_path(settings["database_id"])
-        )
-        return cls(store, index, settings, where)
+    @property
+    def index_path(self) -> Path:
+        return self._db.cache.path
 
     def close(self) -> None:
-        self.store.engine.dispose()
-        self._index = None
-        if self._watch is not None:
-            self._watch.close()
+        self._db.close()
 
     def __enter__(self) -> FrameDB:
         return self
@@ -222,43 +142,12 @@ class FrameDB:
     def video(self, name: str | os.PathLike[str] | int) -> VideoRow:
         """A stored video by path, by id, or by a file name that only one stored video has."""
         with self.store.reading() as conn:
-            if isinstance(name, int):
-                found = self.store.videos(conn, [name])
-                if found:
-                    return found[0]
-                raise VideoNotFoundError(
-                    f"no video with id {name}; run `framedb videos` to list them"
-                )
-            raw = files.raw_path(Path(os.path.abspath(name)))
-            row = self.store.video_by_path(conn, raw)
-            if row:
-                return row
-            text = os.fspath(name)
-            if text.isdigit():
-                found = self.store.videos(conn, [int(text)])
-                if found:
-                    return found[0]
-            same_name = [v for v in self.store.videos(conn) if Path(v.path).name == Path(text).name]
-        if len(same_name) == 1:
-            return same_name[0]
-        if len(same_name) > 1:
-            raise VideoNotFoundError(
-                f"{text}: {len(same_name)} stored videos have this name; "
-                "give the full path or the id"
-            )
-        raise VideoNotFoundError(
-            f"{text}: not in the database; ingest it with `framedb ingest {text}` "
-            "or run `framedb videos` to see what is stored"
-        )
+            return self.store.video_named(conn, name)
 
     def remove(self, name: str | os.PathLike[str] | int) -> VideoRow:
         """Delete a video, its frames and their index entries."""
         row = self.video(name)
-        with (
-            writer_lock(self),
-            self._updating_index() as changes,
-            self.store.writing() as conn,
-        ):
+        with self._writing() as changes, self.store.writing() as conn:
             changes.removed.append(self.store.delete_video(conn, row.id))
         return row
 
@@ -281,10 +170,11 @@ class FrameDB:
         (or crashes its decoder) fails alone. `cluster` (a Dask scheduler address, or "local" for
         `jobs` local Dask workers) decodes on a cluster instead; this process still stores.
         """
-        from framedb.ingest import Ingest
+        from framedb.ingest import files
+        from framedb.ingest.run import Ingest
 
         results: list[IngestResult] = []
-        with writer_lock(self), self._updating_index() as changes:
+        with self._writing() as changes:
             run = Ingest(self.store, self.spec, changes, on_progress)
             inputs = files.expand(list(paths))
             for result in run.run(inputs, jobs=jobs, timeout=timeout, cluster=cluster):
@@ -293,9 +183,23 @@ class FrameDB:
                     on_result(result)
         return results
 
+    @contextmanager
+    def _writing(self) -> Iterator[IndexUpdate]:
+        """The writer lock (framedb.store.lock), held while an index update collects the ids this
+        writer adds and removes; the index is brought up to date once, at the end."""
+        from framedb.store.lock import writer_lock
+
+        with (
+            writer_lock(self.store.engine, self.index_path, self.location),
+            self._db.cache.updating() as changes,
+        ):
+            yield changes
+
     # -- where -------------------------------------------------------------------------------
     def frame(self, video: str | os.PathLike[str] | int, frame: str | int) -> FrameRef:
         """Resolve a frame given as an ordinal (`120`) or a time (`12.5s`, `00:01:02.500`)."""
+        from framedb.match.hits import FrameRef
+
         row = self.video(video)
         ordinal = self._ordinal(row, frame)
         return FrameRef(row.path, row.id, ordinal, float(self._frame_at(row, ordinal).times[0]))
@@ -309,165 +213,50 @@ class FrameDB:
         limit: int | None = 20,
     ) -> WhereResult:
         """Every other place in the collection where this frame appears, nearest first."""
+        from framedb.hashing import FLAT_DETAIL
+        from framedb.match.hits import FrameRef, WhereResult, flat_note
+
         row = self.video(video)
         ordinal = self._ordinal(row, frame)
         data = self._frame_at(row, ordinal)
         ref = FrameRef(row.path, row.id, ordinal, float(data.times[0]))
-        if data.detail[0] < hashing.FLAT_DETAIL:
-            return WhereResult(ref, [], _flat_note(f"frame {ordinal} of {row.path}"))
+        if data.detail[0] < FLAT_DETAIL:
+            return WhereResult(ref, [], flat_note(f"frame {ordinal} of {row.path}"))
         hits = self._search(data.codes[0], radius, limit, exclude=(row.id, ordinal))
         return WhereResult(ref, hits)
 
     def where_segments(self, result: WhereResult) -> WhereResult:
         """The same hits, each extended from the matching frame to the whole shared segment
         (the query's side and the hit's side, aligned)."""
-        from framedb.match import extend_occurrence
+        from framedb.match.hits import extend_hits
 
         if result.query is None or not result.hits:
             return result
         rows = {v.id: v for v in self.videos()}
         ids = sorted({result.query.video_id} | {h.video_id for h in result.hits})
         tracks = self.tracks([rows[i] for i in ids])
-        params = self.match_params()
-        hits = []
-        for hit in result.hits:
-            try:
-                ends = extend_occurrence(
-                    tracks[result.query.video_id],
-                    result.query.frame,
-                    tracks[hit.video_id],
-                    hit.frame,
-                    params,
-                )
-            except ValueError:  # the hit is the query frame itself, seen at another offset
-                hits.append(hit)
-                continue
-            named = tuple(replace(o, video=rows[o.video_id].path) for o in ends)
-            hits.append(replace(hit, segment=(named[0], named[1])))
-        return replace(result, hits=hits)
-
-    # -- loops and shared footage ------------------------------------------------------------
-    def match_params(self, min_length: float | None = None) -> MatchParams:
-        """The matcher's thresholds for this database's hash (defaults tuned on 64 bits)."""
-        from framedb.match import MatchParams
-
-        params = MatchParams().for_bits(self.spec.bits)
-        if min_length is not None:
-            if min_length < 0:
-                raise BadArgumentError(f"--min-length {min_length}: give seconds >= 0")
-            params = replace(params, min_length=min_length)
-        return params
-
-    def tracks(self, videos: Sequence[VideoRow] | None = None) -> dict[int, Track]:
-        """Stored videos (all with frames, if None) as matching sees them, by video id."""
-        from framedb.match import Track
-
-        rows = self._matchable() if videos is None else list(videos)
-        tracks = {}
-        with self.store.reading() as conn:
-            for row in rows:
-                data = self.store.frames_of(conn, row.id, self.spec.nbytes)
-                tracks[row.id] = Track(row.id, data.times, data.codes, data.detail)
-        return tracks
-
-    def loops(
-        self, video: str | os.PathLike[str] | int, *, min_length: float | None = None
-    ) -> Loops:
-        """Footage that repeats inside one video, as groups and a summary per loop."""
-        from framedb.match import find_groups, summarise_loops
-
-        row = self.video(video)
-        track = self.tracks([row])[row.id]
-        groups = self._named(
-            find_groups([track], self.match_params(min_length)), {row.id: row.path}
-        )
-        return Loops(row, groups, summarise_loops(track, groups))
-
-    def matches(
-        self,
-        videos: Sequence[str | os.PathLike[str] | int | VideoRow] = (),
-        *,
-        min_length: float | None = None,
-        params: MatchParams | None = None,
-        tracks: dict[int, Track] | None = None,
-    ) -> list[Group]:
-        """Footage shared across the collection and inside videos, strongest first. With
-        `videos`, only the groups that involve at least one of them (matched against everything).
-        `tracks` lets a caller that has loaded them already pass them in."""
-        from framedb.match import find_groups
-
-        chosen = [v if isinstance(v, VideoRow) else self.video(v) for v in videos]
-        rows = {v.id: v for v in self._matchable()} | {v.id: v for v in chosen}
-        tracks = tracks if tracks is not None else self.tracks(list(rows.values()))
-        found = find_groups(
-            list(tracks.values()),
-            params or self.match_params(min_length),
-            only={v.id for v in chosen} if chosen else None,
-        )
-        return self._named(found, {i: v.path for i, v in rows.items()})
-
-    def find(self, clip: str | os.PathLike[str], *, min_length: float | None = None) -> list[Group]:
-        """Where the footage of `clip` (hashed, not stored) appears in the collection. The clip's
-        occurrences have video id 0 and its path."""
-        from framedb.extract import hash_video
-        from framedb.match import Track, find_groups
-
-        path = Path(clip)
-        if not path.is_file():
-            raise VideoNotFoundError(f"{path}: no such file")
-        hashed = hash_video(path, self.spec)
-        if not len(hashed):
-            raise NotAVideoError(f"{path}: no frames could be decoded")
-        probe = Track(0, hashed.times, hashed.codes, hashed.detail)
-        params = self.match_params(min_length)
-        rows = {v.id: v for v in self._matchable()}
-        candidates = self._videos_near(probe, params)
-        tracks = self.tracks([rows[i] for i in sorted(candidates) if i in rows])
-        found = find_groups([probe, *tracks.values()], params, only={0})
-        return self._named(found, {i: v.path for i, v in rows.items()} | {0: str(path)})
-
-    def _videos_near(self, probe: Track, params: MatchParams) -> set[int]:
-        """Ids of stored videos holding a frame within the seed radius of one of the probe's
-        detailed frames: the only videos worth matching the probe against."""
-        detailed = probe.codes[probe.detail >= params.min_detail]
-        index = self.index()
-        ids: list[np.ndarray] = []
-        for code in np.unique(detailed, axis=0):
-            ids.append(index.search_radius(code, params.radius)[0])
-        if not ids:
-            return set()
-        with self.store.reading() as conn:
-            found = self.store.frames_by_id(conn, np.unique(np.concatenate(ids)), self.spec.nbytes)
-        return set(found.video_ids.tolist())
-
-    def _matchable(self) -> list[VideoRow]:
-        return [v for v in self.videos() if v.status in (DONE, PARTIAL) and v.frame_count]
-
-    @staticmethod
-    def _named(groups: list[Group], names: dict[int, str]) -> list[Group]:
-        """The groups with each occurrence's video path filled in."""
-        return [
-            replace(
-                g, occurrences=tuple(replace(o, video=names[o.video_id]) for o in g.occurrences)
-            )
-            for g in groups
-        ]
+        names = {i: rows[i].path for i in ids}
+        return extend_hits(result, tracks, names, self.match_params())
 
     def where_image(
         self, image: str | os.PathLike[str], *, radius: int = DEFAULT_RADIUS, limit: int | None = 20
     ) -> WhereResult:
         """Where a picture (a screenshot, a thumbnail) appears in the collection."""
-        from framedb.decode import grey_of_image
+        from framedb import hashing
+        from framedb.ingest.decode import grey_of_image
+        from framedb.match.hits import WhereResult, flat_note
 
         grey = grey_of_image(Path(image))
         if hashing.detail(grey)[0] < hashing.FLAT_DETAIL:
-            return WhereResult(None, [], _flat_note(str(image)))
+            return WhereResult(None, [], flat_note(str(image)))
         code = hashing.compute(grey, self.spec)[0]
         return WhereResult(None, self._search(code, radius, limit, exclude=None))
 
     def _search(
         self, code: np.ndarray, radius: int, limit: int | None, exclude: tuple[int, int] | None
     ) -> list[Hit]:
+        from framedb.match.hits import hits_of
+
         if radius < 0 or radius > self.spec.bits:
             raise BadArgumentError(f"radius {radius} is outside 0..{self.spec.bits}")
         ids, dists = self.index().search_radius(code, radius)
@@ -476,12 +265,7 @@ class FrameDB:
             names = {
                 v.id: v.path for v in self.store.videos(conn, sorted(set(found.video_ids.tolist())))
             }
-        distance = dict(zip(ids.tolist(), dists.tolist(), strict=True))
-        hits = [
-            Hit(names[vid], vid, *best, first, last, t_first, t_last)
-            for vid, best, first, last, t_first, t_last in _runs(found, distance, exclude)
-        ]
-        hits.sort(key=lambda h: (h.distance, h.video_id, h.frame))
+        hits = hits_of(found, dict(zip(ids.tolist(), dists.tolist(), strict=True)), names, exclude)
         return hits[:limit] if limit else hits
 
     def _frame_at(self, row: VideoRow, ordinal: int) -> FrameArrays:
@@ -492,6 +276,8 @@ class FrameDB:
         return found
 
     def _ordinal(self, row: VideoRow, frame: str | int) -> int:
+        from framedb.match.tracks import format_time, parse_time
+
         if row.frame_count == 0:
             raise FrameNotFoundError(f"{row.path}: no frames stored (status {row.status})")
         if isinstance(frame, int) or str(frame).strip().isdigit():
@@ -512,187 +298,181 @@ class FrameDB:
             )
         return ordinal
 
-    # -- the index ---------------------------------------------------------------------------
-    def index(self) -> FrameIndex:
-        """The index for the current generation: the one in memory or in its file, caught up
-        with the videos added and removed since (framedb.catchup), or rebuilt from SQL."""
-        index, worth_saving = self._current_index()
-        if worth_saving:
-            self._save_index(index)
-        return index
+    # -- loops and shared footage ------------------------------------------------------------
+    def match_params(self, min_length: float | None = None) -> MatchParams:
+        """The matcher's thresholds for this database's hash (defaults tuned on 64 bits)."""
+        from framedb.match.tracks import MatchParams
 
-    def _current_index(self) -> tuple[FrameIndex, bool]:
-        """(index, whether it is worth saving: rebuilt from SQL, or caught up by many frames);
-        caching it in memory."""
-        from framedb import catchup
+        params = MatchParams().for_bits(self.spec.bits)
+        if min_length is not None:
+            if min_length < 0:
+                raise BadArgumentError(f"--min-length {min_length}: give seconds >= 0")
+            params = replace(params, min_length=min_length)
+        return params
 
-        rebuilt = False
-        changed: int | None = 0
-        if self._watch is None:
-            self._watch = catchup.CommitWatch(self.store.engine)
-        version = self._watch.version()  # before the generation: a commit between is seen next time
-        if self._index is not None and version is not None and version == self._index_version:
-            return self._index, False  # nothing committed since the index was current
+    def tracks(self, videos: Sequence[VideoRow] | None = None) -> dict[int, Track]:
+        """Stored videos (all with frames, if None) as matching sees them, by video id."""
+        from framedb.match.tracks import Track
+
+        rows = self._matchable() if videos is None else list(videos)
+        tracks = {}
         with self.store.reading() as conn:
-            generation = self.store.generation(conn)
-            if self._index is not None and self._index_generation == generation:
-                self._index_version = version
-                return self._index, False
-            index = self._index
-            self._index = None
-            if index is None:
-                index = FrameIndex.load_any(self.index_path, self.database_id, self.spec.bits)
-            stale = index is not None and (
-                index.manifest is None or index.manifest.generation != generation
-            )
-            if index is not None and stale:
-                changed = catchup.catch_up(index, self.store, conn)
-                if changed is None:
-                    index = None
-            if index is None:
-                index = catchup.rebuild(self.store, conn, self.database_id, self.spec.bits)
-                rebuilt = True
-        self._index, self._index_generation = index, generation
-        self._index_version = version
-        return index, rebuilt or (changed or 0) > max(catchup.SAVE_AFTER, len(index) // 8)
+            for row in rows:
+                data = self.store.frames_of(conn, row.id, self.spec.nbytes)
+                tracks[row.id] = Track(row.id, data.times, data.codes, data.detail)
+        return tracks
 
-    def _rebuild_index(self) -> tuple[FrameIndex, int]:
-        from framedb import catchup
+    def loops(
+        self, video: str | os.PathLike[str] | int, *, min_length: float | None = None
+    ) -> Loops:
+        """Footage that repeats inside one video, as groups and a summary per loop."""
+        from framedb.match.groups import find_groups
+        from framedb.match.loops import Loops, summarise_loops
+        from framedb.match.tracks import named
 
-        with self.store.reading() as conn:
-            index = catchup.rebuild(self.store, conn, self.database_id, self.spec.bits)
-        self._save_index(index)
-        generation = index.manifest.generation if index.manifest else -1
-        self._index, self._index_generation = index, generation
-        return index, generation
+        row = self.video(video)
+        track = self.tracks([row])[row.id]
+        groups = named(find_groups([track], self.match_params(min_length)), {row.id: row.path})
+        return Loops(row, groups, summarise_loops(track, groups))
 
-    def _save_index(self, index: FrameIndex) -> None:
-        if index.manifest is None:
-            return
-        # In a read-only place the index still serves this process.
-        with contextlib.suppress(OSError):
-            index.save(self.index_path, index.manifest)
+    def matches(
+        self,
+        videos: Sequence[str | os.PathLike[str] | int | VideoRow] = (),
+        *,
+        min_length: float | None = None,
+        params: MatchParams | None = None,
+        tracks: dict[int, Track] | None = None,
+    ) -> list[Group]:
+        """Footage shared across the collection and inside videos, strongest first. With
+        `videos`, only the groups that involve at least one of them (matched against everything).
+        `tracks` lets a caller that has loaded them already pass them in."""
+        from framedb.match.groups import find_groups
+        from framedb.match.tracks import named
+        from framedb.store.tables import VideoRow
 
-    def _updating_index(self) -> _IndexUpdate:
-        return _IndexUpdate(self)
+        chosen = [v if isinstance(v, VideoRow) else self.video(v) for v in videos]
+        rows = {v.id: v for v in self._matchable()} | {v.id: v for v in chosen}
+        tracks = tracks if tracks is not None else self.tracks(list(rows.values()))
+        found = find_groups(
+            list(tracks.values()),
+            params or self.match_params(min_length),
+            only={v.id for v in chosen} if chosen else None,
+        )
+        return named(found, {i: v.path for i, v in rows.items()})
 
-    # -- check -------------------------------------------------------------------------------
-    def check(self, *, repair: bool = False) -> CheckReport:
-        """Compare the database with itself and the index with the database."""
-        from framedb.integrity import check
+    def find(self, clip: str | os.PathLike[str], *, min_length: float | None = None) -> list[Group]:
+        """Where the footage of `clip` (hashed, not stored) appears in the collection. The clip's
+        occurrences have video id 0 and its path."""
+        from framedb.ingest.extract import hash_video
+        from framedb.match.groups import find_groups
+        from framedb.match.hits import videos_near
+        from framedb.match.tracks import Track, named
 
-        return check(self, repair=repair)
+        path = Path(clip)
+        if not path.is_file():
+            raise VideoNotFoundError(f"{path}: no such file")
+        hashed = hash_video(path, self.spec)
+        if not len(hashed):
+            raise NotAVideoError(f"{path}: no frames could be decoded")
+        probe = Track(0, hashed.times, hashed.codes, hashed.detail)
+        params = self.match_params(min_length)
+        rows = {v.id: v for v in self._matchable()}
+        candidates = videos_near(self.index(), self.store, probe, params)
+        tracks = self.tracks([rows[i] for i in sorted(candidates) if i in rows])
+        found = find_groups([probe, *tracks.values()], params, only={0})
+        return named(found, {i: v.path for i, v in rows.items()} | {0: str(path)})
 
+    def _matchable(self) -> list[VideoRow]:
+        from framedb.store.tables import DONE, PARTIAL
 
-class _IndexUpdate:
-    """Collects frame ids added and removed by a writer, then brings the index up to date once."""
+        return [v for v in self.videos() if v.status in (DONE, PARTIAL) and v.frame_count]
 
-    def __init__(self, db: FrameDB) -> None:
-        self.db = db
-        self.added: list[tuple[np.ndarray, np.ndarray]] = []
-        self.removed: list[np.ndarray] = []
+    # -- evidence ----------------------------------------------------------------------------
+    def compare(self, first: str, second: str, *, gain: int = 4) -> Comparison:
+        """Two stored frames (`VIDEO@FRAME` each) side by side with their amplified difference."""
+        from framedb.evidence.show import compare_frames, parse_ref
+        from framedb.ingest.frames import grab
 
-    def __enter__(self) -> _IndexUpdate:
-        with self.db.store.reading() as conn:
-            self.start = self.db.store.generation(conn)
-        return self
+        if not 1 <= gain <= 255:
+            raise BadArgumentError(f"gain {gain}: use 1 to 255")
+        pictures = []
+        for ref in (first, second):
+            video, frame = parse_ref(ref)
+            where = self.frame(video, frame)
+            row = self.video(where.video_id)
+            pictures.append(grab(self.store, self.spec, row, [where.frame])[0])
+        return compare_frames(pictures[0], pictures[1], self.spec, gain=gain)
 
-    def __exit__(self, *exc: object) -> None:
-        if not self.added and not any(len(r) for r in self.removed):
-            return
-        from framedb import catchup
+    def tune(
+        self,
+        video: str,
+        *,
+        kinds: Sequence[str] = (),
+        sizes: Sequence[int] | None = None,
+        duration: float | None = None,
+    ) -> TuneResult:
+        """Sweep hash kinds and sizes over `video` (a stored video, or any video file) from one
+        decoding pass; `kinds` default to ahash and this database's kind."""
+        from framedb.evidence.tune import TUNE_SIZES, tune
 
-        db = self.db
-        with db.store.reading() as conn:
-            generation = db.store.generation(conn)
-            held = catchup.stored_videos(conn)
-        if generation == self.start:  # the changes were rolled back (every commit bumps it)
-            return
-        index = FrameIndex.load(db.index_path, db.database_id, self.start, db.spec.bits)
-        if index is None and self.start == 0:  # a new database: nothing to read back
-            index = FrameIndex(db.spec.bits)
-        if index is not None:  # apply what this writer did, in memory, without reading it back
-            for ids in self.removed:
-                index.remove(ids)
-            for ids, codes in self.added:
-                index.add(ids, codes)
-            index.manifest = Manifest(db.database_id, generation, len(index), db.spec.bits, held)
-            if len(index) != sum(n for _, _, n, _ in held):
-                index = None
-        if index is None:  # the file is older (or gone): catch it up from SQL, or rebuild
-            db._index = None
-            index, _ = db._current_index()
-        db._save_index(index)
-        db._index, db._index_generation = index, generation
-
-
-def _runs(
-    found: FrameArrays, distance: dict[int, int], exclude: tuple[int, int] | None
-) -> Iterable[tuple[int, tuple[int, float, int], int, int, float, float]]:
-    """Group matching frames into runs of near-consecutive ordinals per video; name each run's
-    best (nearest) frame."""
-    keep = found.detail >= hashing.FLAT_DETAIL
-    order = np.lexsort((found.ordinals[keep], found.video_ids[keep]))
-    vids = found.video_ids[keep][order]
-    ords = found.ordinals[keep][order]
-    times = found.times[keep][order]
-    dist = np.array([distance[i] for i in found.ids[keep][order].tolist()], dtype=np.int64)
-    if not len(vids):
-        return
-    breaks = np.flatnonzero((np.diff(vids) != 0) | (np.diff(ords) > RUN_GAP)) + 1
-    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(vids)], strict=True):
-        vid = int(vids[lo])
-        if exclude and vid == exclude[0] and ords[lo] <= exclude[1] <= ords[hi - 1]:
-            continue
-        ties = np.flatnonzero(dist[lo:hi] == dist[lo:hi].min())
-        best = lo + int(ties[len(ties) // 2])  # slow footage ties; the middle one is likeliest
-        yield (
-            vid,
-            (int(ords[best]), float(times[best]), int(dist[best])),
-            int(ords[lo]),
-            int(ords[hi - 1]),
-            float(times[lo]),
-            float(times[hi - 1]),
+        source = (
+            Path(video) if Path(video).is_file() else Path(os.fsdecode(self.video(video).raw_path))
+        )
+        return tune(
+            source,
+            kinds=kinds or ("ahash", self.spec.kind),
+            sizes=TUNE_SIZES if sizes is None else sizes,
+            current=self.spec,
+            duration=duration,
         )
 
+    def report(
+        self,
+        out: str | os.PathLike[str],
+        videos: Sequence[str] = (),
+        *,
+        params: MatchParams | None = None,
+        strips: int = 50,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> ReportResult:
+        """Match the collection (or the groups that involve `videos`) and write one HTML file
+        with everything found embedded (framedb.evidence.report)."""
+        import time
 
-def _flat_note(what: str) -> str:
-    return (
-        f"{what} has almost no detail (black, flat or fading); such frames match everything, "
-        "so framedb does not search for them. Pick a frame with more picture."
-    )
+        from framedb.evidence.report import ReportInput, write_report
 
+        started = time.perf_counter()
+        say = on_progress or (lambda _text: None)
+        if not Path(out).parent.is_dir():
+            raise BadArgumentError(f"{out}: folder {Path(out).parent} does not exist")
+        params = params or self.match_params()
+        everything = self._matchable()
+        chosen = [self.video(v) for v in videos] if videos else everything
+        if not chosen:
+            raise BadArgumentError(
+                "no ingested videos to report on; add some with `framedb ingest`"
+            )
+        rows = {v.id: v for v in everything} | {v.id: v for v in chosen}
+        say(f"loading {len(rows)} videos")
+        tracks = self.tracks(list(rows.values()))
+        say("matching")
+        groups = self.matches(chosen if videos else (), params=params, tracks=tracks)
+        source = ReportInput(
+            self.location, self.store, self.spec, params, chosen, rows, tracks, groups
+        )
+        return write_report(source, out, strips=strips, on_progress=on_progress, started=started)
 
-def _hide_password(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    # -- the index and its health ------------------------------------------------------------
+    def index(self) -> FrameIndex:
+        """The index for the current generation: the one in memory or in its file, caught up
+        with the videos added and removed since (framedb.store.catchup), or rebuilt from SQL."""
+        return self._db.cache.index()
 
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Compare the database with itself and the index with the database."""
+        from framedb.store.integrity import check
 
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
-
-
-def parse_time(text: str) -> float:
-    """`12.5s`, `12.5`, `01:02.5` or `00:01:02.500` -> seconds."""
-    value = text.strip()
-    try:
-        if value.endswith("s"):
-            return float(value[:-1])
-        match = _CLOCK.match(value)
-        if match:
-            hours, minutes, seconds = match.groups()
-            return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-        return float(value)
-    except ValueError:
-        pass
-    raise BadArgumentError(f"frame {text!r}: give an ordinal (120) or a time (12.5s, 00:01:02.500)")
-
-
-def format_time(seconds: float) -> str:
-    """Seconds -> `HH:MM:SS.ss`."""
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{sign}{int(hours):02d}:{int(minutes):02d}:{secs:05.2f}"
+        return check(self._db.cache, self.location, repair=repair)
 
 
 __all__ = [
@@ -703,6 +483,8 @@ __all__ = [
     "IngestResult",
     "Loops",
     "WhereResult",
+    "default_jobs",
     "format_time",
     "parse_time",
+    "prefetch",
 ]

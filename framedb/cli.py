@@ -15,8 +15,7 @@ import click
 from framedb.errors import FrameDBError
 
 if TYPE_CHECKING:
-    from framedb.api import FrameDB, WhereResult
-    from framedb.match import Group, Occurrence
+    from framedb.api import FrameDB, Group, WhereResult
 
 
 def _open(ctx: click.Context) -> FrameDB:
@@ -109,11 +108,11 @@ def ingest(
 ) -> int:
     """Decode every frame of the videos in PATHS (files or folders) and store their hashes."""
     if cluster:
-        from framedb.cores import first_inputs
+        from framedb.api import default_jobs
 
-        _, jobs = first_inputs(paths, jobs)
+        jobs = default_jobs(paths, jobs)
     else:  # start decoding the first files while the database is being opened
-        from framedb.workers import prefetch
+        from framedb.api import prefetch
 
         jobs = prefetch(paths, ctx.obj["hash_kind"], ctx.obj["hash_size"], jobs)
     from tqdm import tqdm
@@ -136,18 +135,7 @@ def ingest(
     def show(result: Any) -> None:
         if as_json:
             bar.clear()
-            click.echo(
-                json.dumps(
-                    {
-                        "path": result.path,
-                        "status": result.status,
-                        "video_id": result.video_id,
-                        "frames": result.frames,
-                        "reason": result.reason,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         else:
             line = f"{result.status:<9} {result.path}"
             line += f"  {result.frames} frames" if result.frames else ""
@@ -192,23 +180,7 @@ def videos(ctx: click.Context, as_json: bool) -> None:
 
     rows = _open(ctx).videos()
     if as_json:
-        _emit(
-            [
-                {
-                    "id": v.id,
-                    "path": v.path,
-                    "frames": v.frame_count,
-                    "duration": v.duration,
-                    "fps": v.fps,
-                    "width": v.width,
-                    "height": v.height,
-                    "codec": v.codec,
-                    "status": v.status,
-                    "error": v.error,
-                }
-                for v in rows
-            ]
-        )
+        _emit([v.as_dict() for v in rows])
         return
     if not rows:
         click.echo("no videos stored yet; add some with `framedb ingest PATH`", err=True)
@@ -240,16 +212,7 @@ def check(ctx: click.Context, repair: bool, as_json: bool) -> int:
     """Check that the database agrees with itself and the index with the database."""
     report = _open(ctx).check(repair=repair)
     if as_json:
-        _emit(
-            {
-                "ok": report.ok,
-                "videos": report.videos,
-                "frames": report.frames,
-                "index_frames": report.index_frames,
-                "problems": report.problems,
-                "repaired": report.repaired,
-            }
-        )
+        _emit(report.as_dict())
     else:
         for note in report.repaired:
             click.echo(f"repaired: {note}", err=True)
@@ -309,56 +272,10 @@ def where(
 
 
 def _print_where(result: WhereResult, image: str | None, as_json: bool) -> None:
-    from framedb.api import format_time
-
     if as_json:
-        query = (
-            {"video": result.query.video, "frame": result.query.frame, "time": result.query.time}
-            if result.query
-            else {"image": image}
-        )
-        doc: dict[str, Any] = {
-            "query": query,
-            "hits": [
-                {
-                    "video": h.video,
-                    "frame": h.frame,
-                    "time": h.time,
-                    "distance": h.distance,
-                    "first_frame": h.first_frame,
-                    "last_frame": h.last_frame,
-                    "first_time": h.first_time,
-                    "last_time": h.last_time,
-                    **({"segment": [_occurrence_doc(o) for o in h.segment]} if h.segment else {}),
-                }
-                for h in result.hits
-            ],
-        }
-        if result.note:
-            doc["note"] = result.note
-        _emit(doc)
+        _emit(result.as_dict(image))
         return
-    if result.note:
-        click.echo(result.note)
-        return
-    what = (
-        f"frame {result.query.frame} ({format_time(result.query.time)}) of {result.query.video}"
-        if result.query
-        else str(image)
-    )
-    if not result.hits:
-        click.echo(f"{what}: appears nowhere else")
-        return
-    click.echo(f"{what} appears {len(result.hits)} more time(s):")
-    for h in result.hits:
-        if h.segment:
-            q, o = h.segment
-            click.echo(f"  d={h.distance:<3} {_span(o)}  {h.video}  (= {_span(q)} of the query)")
-            continue
-        click.echo(
-            f"  d={h.distance:<3} {format_time(h.time)}  frame {h.frame:<7} "
-            f"(frames {h.first_frame}-{h.last_frame})  {h.video}"
-        )
+    click.echo(result.text(image))
 
 
 @cli.command()
@@ -381,26 +298,10 @@ def show(
 ) -> None:
     """Two frames side by side with their difference: FIRST and SECOND are VIDEO@FRAME, FRAME an
     ordinal (120) or a time (12.5s, 00:01:02.500)."""
-    from framedb.show import compare, write_png
-
-    result = compare(_open(ctx), first, second, gain=gain)
-    size = write_png(result.image, output)
+    result = _open(ctx).compare(first, second, gain=gain)
+    size = result.save(output)
     if as_json:
-        _emit(
-            {
-                "output": output,
-                "bytes": size,
-                "frames": [
-                    {"video": f.video.path, "frame": f.ordinal, "time": f.time, "drift": f.drift}
-                    for f in (result.first, result.second)
-                ],
-                "distance": result.distance,
-                "bits": result.bits,
-                "mean_difference": result.mean_difference,
-                "max_difference": result.max_difference,
-                "psnr": None if result.psnr == float("inf") else result.psnr,
-            }
-        )
+        _emit({"output": output, "bytes": size, **result.as_dict()})
     else:
         click.echo(f"wrote {output}: {result.text()}")
     for f in (result.first, result.second):
@@ -447,22 +348,15 @@ def tune(
 ) -> None:
     """Sweep hash settings over VIDEO (stored, or any file): exact-hash buckets and the loop groups
     found per setting, from one decoding pass."""
-    from framedb.tune import tune as sweep
-    from framedb.tune import tune_source, write_tune_plot
-
     try:
         wanted = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError as exc:
         raise click.BadParameter(
             f"{sizes!r}: give numbers such as 8,16,24", param_hint="--sizes"
         ) from exc
-    db = _open(ctx)
-    chosen = kinds or ("ahash", db.spec.kind)
-    result = sweep(
-        tune_source(db, video), kinds=chosen, sizes=wanted, current=db.spec, duration=duration
-    )
+    result = _open(ctx).tune(video, kinds=kinds, sizes=wanted, duration=duration)
     if output:
-        write_tune_plot(result, output)
+        result.plot(output)
     if as_json:
         _emit(result.as_dict())
         return
@@ -493,13 +387,12 @@ def tune(
 def report(ctx: click.Context, videos: tuple[str, ...], output: str, strips: int) -> None:
     """Write one self-contained HTML page about VIDEOS (default: all): loops, timelines, dot plots,
     thumbnails of the strongest groups and the commands that reproduce them."""
-    from framedb.report import write_report
 
     def progress(text: str) -> None:
         if sys.stderr.isatty():
             click.echo(f"report: {text}", err=True)
 
-    result = write_report(_open(ctx), output, list(videos), strips=strips, on_progress=progress)
+    result = _open(ctx).report(output, list(videos), strips=strips, on_progress=progress)
     click.echo(
         f"wrote {output}: {result.videos} video(s), {result.groups} group(s), "
         f"{result.strips} with thumbnails, {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s"
@@ -515,26 +408,7 @@ def loops(ctx: click.Context, video: str, min_length: float | None, as_json: boo
     """The footage that repeats inside VIDEO, and how much of it is repeated."""
     found = _open(ctx).loops(video, min_length=min_length)
     if as_json:
-        summary = [
-            {
-                "start_time": s.start_time,
-                "end_time": s.end_time,
-                "repeats": s.repeats,
-                "period": s.period,
-                "coverage": s.coverage,
-                "text": s.text(),
-            }
-            for s in found.summaries
-        ]
-        _emit(
-            {
-                "video": found.video.path,
-                "duration": found.video.duration,
-                "coverage": found.coverage,
-                "summary": summary,
-                **_groups_doc(found.groups),
-            }
-        )
+        _emit(found.as_dict())
         return
     if not found.groups:
         click.echo(f"{found.video.path}: no repeated footage")
@@ -556,7 +430,7 @@ def matches(
     """Footage shared across the collection (only groups involving VIDEOS, if given)."""
     groups = _open(ctx).matches(list(videos), min_length=min_length)
     if as_json:
-        _emit(_groups_doc(groups))
+        _emit({"groups": [g.as_dict() for g in groups]})
     elif not groups:
         click.echo("no shared footage found")
     else:
@@ -572,50 +446,16 @@ def find(ctx: click.Context, clip: str, min_length: float | None, as_json: bool)
     """Where the footage of CLIP appears in the collection (CLIP is not stored)."""
     groups = _open(ctx).find(clip, min_length=min_length)
     if as_json:
-        _emit(_groups_doc(groups))
+        _emit({"groups": [g.as_dict() for g in groups]})
     elif not groups:
         click.echo(f"{clip}: its footage appears nowhere in the collection")
     else:
         _print_groups(groups, with_names=True)
 
 
-def _occurrence_doc(o: Occurrence) -> dict[str, Any]:
-    return {
-        "video": o.video,
-        "start_frame": o.start_frame,
-        "end_frame": o.end_frame,
-        "start_time": o.start_time,
-        "end_time": o.end_time,
-    }
-
-
-def _groups_doc(groups: list[Group]) -> dict[str, Any]:
-    return {
-        "groups": [
-            {
-                "frames": g.frames,
-                "duration": g.duration,
-                "occurrences": [_occurrence_doc(o) for o in g.occurrences],
-            }
-            for g in groups
-        ]
-    }
-
-
-def _span(o: Occurrence) -> str:
-    from framedb.api import format_time
-
-    return (
-        f"{format_time(o.start_time)}–{format_time(o.end_time)} "
-        f"(frames {o.start_frame}–{o.end_frame})"
-    )
-
-
 def _print_groups(groups: list[Group], *, with_names: bool) -> None:
     for rank, group in enumerate(groups, 1):
-        click.echo(f"#{rank}: {group.duration:.2f} s of footage in {len(group.occurrences)} places")
-        for o in group.occurrences:
-            click.echo(f"    {_span(o)}" + (f"  {o.video}" if with_names else ""))
+        click.echo(group.text(rank, with_names=with_names))
 
 
 def run(argv: list[str] | None = None) -> int:

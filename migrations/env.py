@@ -1,6 +1,6 @@
 """Alembic environment for framedb.
 
-framedb runs migrations itself (framedb.schema), handing over an open connection in
+framedb runs migrations itself (framedb.store.schema), handing over an open connection in
 `config.attributes["connection"]`. Run by hand, `alembic -x db=sqlite:///framedb.db upgrade head`
 works too.
 """

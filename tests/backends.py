@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
-from framedb.store import database_url
+from framedb.store.engine import database_url
 
 PG_URL = os.environ.get("FRAMEDB_TEST_PG", "")
 NO_PG = (

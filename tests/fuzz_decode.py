@@ -22,8 +22,8 @@ import atheris
 
 with atheris.instrument_imports(include=["framedb"]):
     from framedb.errors import FrameDBError
-    from framedb.extract import hash_video
     from framedb.hashspec import HashSpec
+    from framedb.ingest.extract import hash_video
 
 SPEC = HashSpec()
 MAX_PIXELS = 2048 * 2048  # mutated headers claim huge frames: refuse them early and cheaply

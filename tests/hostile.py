@@ -19,8 +19,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from framedb.ingest.workers import decode_file
 from framedb.synth import Segment, render, write_video
-from framedb.workers import decode_file
 
 SMALL = (96, 54)
 GOOD_FRAMES = 15  # 0.5 s at 30 fps

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, event, func, select
 
 import framedb.api
-from framedb.store import frames, make_engine
+from framedb.store.engine import make_engine
+from framedb.store.tables import frames
 
 
 def _never_wait(url: str) -> Engine:

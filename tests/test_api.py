@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from framedb import FrameDB
 from framedb.errors import BadArgumentError, FrameNotFoundError, VideoNotFoundError
-from framedb.index import FrameIndex
-from framedb.store import frames
+from framedb.store.index import FrameIndex
+from framedb.store.tables import frames
 from tests.conftest import LOOP_STARTS
 from tests.media import Segment, write_video
 

@@ -115,7 +115,7 @@ def test_ingest_decodes_one_video_per_core_by_default(  # type: ignore[no-untype
         (1, [library], 1),
         (2, ["-j", 3, library], 3),
     ):
-        monkeypatch.setattr("framedb.cores.available_cores", lambda cores=cores: cores)
+        monkeypatch.setattr("framedb.ingest.jobs.available_cores", lambda cores=cores: cores)
         code, _, _ = cli("ingest", *args)
         assert code in (0, 2) and seen[-1] == jobs
 

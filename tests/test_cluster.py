@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import framedb.cluster
+import framedb.ingest.cluster
 from framedb import FrameDB
 from framedb.hashspec import HashSpec
-from framedb.workers import decode_file
+from framedb.ingest.workers import decode_file
 from tests.backends import PG_URL, Backend, require_pg
 from tests.conftest import LOOP_STARTS
 from tests.media import Segment, write_video
@@ -110,7 +110,7 @@ def test_a_killed_worker_costs_its_file_only(
             killed.append(int(note.read_text()))
             os.kill(killed[0], signal.SIGKILL)
 
-    monkeypatch.setattr(framedb.cluster, "decode_file", slow_decode)
+    monkeypatch.setattr(framedb.ingest.cluster, "decode_file", slow_decode)
     killer = threading.Thread(target=kill_its_worker)
     killer.start()
     address = dask_cluster.scheduler_address
@@ -157,7 +157,7 @@ def test_a_local_cluster_gives_each_file_the_cores_a_local_ingest_would() -> Non
 
     for local, expected in ((True, [0, 1]), (False, [None, None])):
         scheduler = Scheduler()
-        pool = framedb.cluster.DaskPool(scheduler, timeout=None, local=local)
+        pool = framedb.ingest.cluster.DaskPool(scheduler, timeout=None, local=local)
         pool.submit("long", (Path("long.mp4"), HashSpec(), 0))
         pool.submit("short", (Path("short.mp4"), HashSpec(), 1), short=True)
         assert scheduler.threads == expected

@@ -123,7 +123,7 @@ def test_readers_never_wait_for_a_write_lock(many: Path, tmp_path: Path) -> None
 HOLDER = """
 import sys
 from pathlib import Path
-from framedb.lock import WriterLock
+from framedb.store.lock import WriterLock
 with WriterLock(Path(sys.argv[1]), "test"):
     print("locked", flush=True)
     sys.stdin.read()

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from framedb import FrameDB
-from framedb.index import FrameIndex, Manifest
-from framedb.store import frames, videos
+from framedb.store.index import FrameIndex, Manifest
+from framedb.store.tables import frames, videos
 from tests import hostile
 from tests.media import Segment, write_video
 
@@ -137,7 +137,7 @@ SAVER = """
 import sys
 import numpy as np
 from pathlib import Path
-from framedb.index import FrameIndex, Manifest
+from framedb.store.index import FrameIndex, Manifest
 path, n = Path(sys.argv[1]), int(sys.argv[2])
 codes = np.random.default_rng(0).integers(0, 256, (n + 10_000, 8), np.uint8)
 for generation in range(1, 10_000):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from framedb.errors import NotAVideoError, VideoNotFoundError
-from framedb.extract import hash_video
 from framedb.hashspec import HashSpec
+from framedb.ingest.extract import hash_video
 from tests.media import Segment, write_video
 
 SCENE = [Segment(3, 0.0, 2.0)]

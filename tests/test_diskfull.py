@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from framedb import FrameDB
 from framedb.api import IngestResult
 from framedb.cli import run
-from framedb.index import FrameIndex
-from framedb.ingest import Ingest, Job, Outcome
-from framedb.store import frames
+from framedb.ingest.run import Ingest, Job, Outcome
+from framedb.store.index import FrameIndex
+from framedb.store.tables import frames
 from tests.media import Segment, write_video
 
 

@@ -7,8 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from framedb.dots import dot_plot, match_dots
-from framedb.match import MatchParams, Track
+from framedb.evidence.dots import dot_plot, match_dots
+from framedb.match.tracks import MatchParams, Track
 
 PERIOD = 3.0  # seconds between the loop starts of looped.mp4 (LOOP_STARTS at 30 fps)
 

@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from framedb import FrameDB, catchup, cores, hashing, ingest, store, workers
-from framedb.decode import VideoReader
-from framedb.extract import hash_video
+from framedb import FrameDB, hashing
 from framedb.hashspec import HashSpec
-from framedb.index import FrameIndex, Manifest
+from framedb.ingest import jobs, run, workers
+from framedb.ingest.decode import VideoReader
+from framedb.ingest.extract import hash_video
+from framedb.store import bulk, catchup, tables
+from framedb.store.index import FrameIndex, Manifest
 from tests.media import Segment, write_video
 
 
@@ -106,10 +108,10 @@ def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
 ) -> None:
     # loop.mp4 has 137 frames: statements of 128, 8 and 1 rows; in blocks of 100 rows, of 64,
     # 32 and 4, then 32, 4 and 1.
-    monkeypatch.setattr(store, "_INSERT_ROWS", block)
+    monkeypatch.setattr(bulk, "_INSERT_ROWS", block)
     with FrameDB.open(tmp_path / "fast.db") as db:
         db.ingest([clips])
-    original = store._sqlite_frames
+    original = bulk.sqlite_frames
 
     def generic(conn, ids, video_id, pts, times, codes, detail):  # type: ignore[no-untyped-def]
         from sqlalchemy import insert
@@ -127,12 +129,12 @@ def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
             }
             for k in range(n)
         ]
-        conn.execute(insert(store.frames), rows)
+        conn.execute(insert(tables.frames), rows)
 
-    monkeypatch.setattr(store, "_sqlite_frames", generic)
+    monkeypatch.setattr(bulk, "sqlite_frames", generic)
     with FrameDB.open(tmp_path / "plain.db") as db:
         db.ingest([clips])
-    monkeypatch.setattr(store, "_sqlite_frames", original)
+    monkeypatch.setattr(bulk, "sqlite_frames", original)
     fast, plain = _rows(tmp_path / "fast.db"), _rows(tmp_path / "plain.db")
     assert len(fast) > 100
     assert fast == plain
@@ -371,9 +373,9 @@ def test_beside_other_jobs_a_file_that_is_not_short_may_use_every_core(
     they are adopted."""
     sizes = {p.name: p.stat().st_size for p in clips.iterdir()}
     largest = max(sizes, key=sizes.__getitem__)
-    for module in (cores, ingest):  # the largest file is the one that is not short
+    for module in (jobs, run):  # the largest file is the one that is not short
         monkeypatch.setattr(module, "SHORT_FILE", sizes[largest])
-    monkeypatch.setattr(cores, "available_cores", lambda: 2)
+    monkeypatch.setattr(jobs, "available_cores", lambda: 2)
     submitted: dict[str, tuple[int, bool]] = {}
     submit, adopt = workers.WorkerPool.submit, workers._adopt
     adopted: list[workers._Worker] = []

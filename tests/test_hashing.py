@@ -136,9 +136,9 @@ def test_dark_scenes_are_not_mistaken_for_bars() -> None:
 
 
 def test_content_boxes_follow_from_each_pictures_bright_lines() -> None:
-    """What framedb.split checks batches with, without the pictures: a batch's box is that of its
-    pictures' bright rows and columns OR-ed, and the whole picture if one is bright on all four
-    edges (`framed`)."""
+    """What framedb.ingest.split checks batches with, without the pictures: a batch's box is that
+    of its pictures' bright rows and columns OR-ed, and the whole picture if one is bright on all
+    four edges (`framed`)."""
     rng = np.random.default_rng(7)
     pictures = rng.integers(40, 256, (200, 64, 64)).astype(np.uint8)
     for i, picture in enumerate(pictures):

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from framedb import FrameDB, files
+from framedb import FrameDB
 from framedb.cli import run
 from framedb.errors import FrameDBError, NotAVideoError, VideoNotFoundError
-from framedb.extract import hash_video
 from framedb.hashspec import HashSpec
-from framedb.store import frames
+from framedb.ingest import files
+from framedb.ingest.extract import hash_video
+from framedb.store.tables import frames
 from tests import hostile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def test_gallery_of_bad_files(
     kinds = {name: e for name, e in expect.items() if e.status != "done"}
     assert len(kinds) >= 15  # 16 where device nodes can be made
     # crash.mp4 really segfaults its decoder process and hang.mp4 really hangs it.
-    monkeypatch.setattr("framedb.workers.decode_file", hostile.hostile_decode)
+    monkeypatch.setattr("framedb.ingest.workers.decode_file", hostile.hostile_decode)
     db = tmp_path / "test.db"
     code, lines, err = ingest_json(db, "--jobs", "2", "--timeout", "3", folder, capsys=capsys)
     prefix = files.display(folder) + "/"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from framedb.errors import BadArgumentError
-from framedb.index import FrameIndex, Manifest
+from framedb.store.index import FrameIndex, Manifest
 
 
 def codes_at_distances(base: np.ndarray, distances: list[int]) -> np.ndarray:

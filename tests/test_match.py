@@ -12,21 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framedb import match
-from framedb.extract import hash_video
 from framedb.hashing import hamming
 from framedb.hashspec import HashSpec
-from framedb.match import (
-    Group,
-    LoopSummary,
-    MatchParams,
-    Occurrence,
-    Track,
-    extend_occurrence,
-    find_groups,
-    near_pairs,
-    summarise_loops,
-)
+from framedb.ingest.extract import hash_video
+from framedb.match import join
+from framedb.match.align import extend_occurrence
+from framedb.match.groups import find_groups
+from framedb.match.join import near_pairs
+from framedb.match.loops import LoopSummary, summarise_loops
+from framedb.match.tracks import Group, MatchParams, Occurrence, Track
 from tests.media import Segment, write_video
 
 LOOP = Segment(1, 0.0, 2.4)  # the looped clip, also copied into video "c"
@@ -336,7 +330,7 @@ def test_near_pairs_equals_brute_force(
     monkeypatch: pytest.MonkeyPatch, multi_index: bool, nbytes: int, radius: int
 ) -> None:
     if multi_index:  # force the multi-index join even on a small input
-        monkeypatch.setattr(match, "BRUTE_MAX", 0)
+        monkeypatch.setattr(join, "BRUTE_MAX", 0)
     rng = np.random.default_rng(radius * 100 + nbytes)
     codes = random_codes(rng, 1200, nbytes)
     i, j, d = near_pairs(codes, radius)
@@ -349,7 +343,7 @@ def test_near_pairs_equals_brute_force(
 @pytest.mark.parametrize("multi_index", [False, True])
 def test_near_pairs_radius_is_inclusive(monkeypatch: pytest.MonkeyPatch, multi_index: bool) -> None:
     if multi_index:
-        monkeypatch.setattr(match, "BRUTE_MAX", 0)
+        monkeypatch.setattr(join, "BRUTE_MAX", 0)
     rng = np.random.default_rng(7)
     radius = 8
     base = rng.integers(0, 256, (300, 8), dtype=np.uint8)

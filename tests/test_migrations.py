@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from framedb import FrameDB
-from framedb.schema import HEAD, current_revision
-from framedb.store import metadata
+from framedb.store.schema import HEAD, current_revision
+from framedb.store.tables import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def test_an_installed_wheel_creates_its_schema(tmp_path: Path) -> None:
         timeout=300,
     )
     probe = (
-        "import sys, framedb, framedb.schema as s;"
+        "import sys, framedb, framedb.store.schema as s;"
         f"assert framedb.__file__.startswith({str(target)!r}), framedb.__file__;"
         "db = framedb.FrameDB.open(sys.argv[1]);"
         "print(s.migrations_dir(), s.current_revision(db.store.engine))"

@@ -14,15 +14,15 @@ import av
 import numpy as np
 import pytest
 
-from framedb import decode, extract, offload, workers
 from framedb.cores import available_cores
 from framedb.errors import FrameDBError
-from framedb.extract import hash_video
 from framedb.hashspec import HashSpec
-from framedb.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
+from framedb.ingest import decode, extract, forked, offload, workers
+from framedb.ingest.extract import hash_video
+from framedb.ingest.offload import ForkedHasher, HashedBatch, InlineHasher, ScaleError
 from tests.media import Segment, write_video
 
-pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="the helper is forked (Linux)")
+pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="the helper is forked (Linux)")
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,7 @@ def test_the_helper_dies_with_the_process_that_forked_it() -> None:
     code = (
         "import time\n"
         "from framedb.hashspec import HashSpec\n"
-        "from framedb.offload import ForkedHasher\n"
+        "from framedb.ingest.offload import ForkedHasher\n"
         "hasher = ForkedHasher(HashSpec(), 0, 'x.mp4')\n"
         "print(hasher.child.pid, flush=True)\n"
         "time.sleep(60)\n"

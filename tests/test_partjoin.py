@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import framedb.match
-from framedb import FrameDB, partjoin
-from framedb.match import near_pairs
+import framedb.match.seeds
+from framedb import FrameDB
+from framedb.match import partjoin
+from framedb.match.join import near_pairs
 
 
 def clustered_codes(n: int, nbytes: int, seed: int) -> np.ndarray:
@@ -50,6 +51,8 @@ def test_matches_finds_the_same_groups(
         db.ingest([media], jobs=2)
         before = db.matches()
         monkeypatch.setattr(
-            framedb.match, "near_pairs", lambda codes, radius: partjoin.near_pairs(codes, radius, 3)
+            framedb.match.seeds,
+            "near_pairs",
+            lambda codes, radius: partjoin.near_pairs(codes, radius, 3),
         )
         assert before and db.matches() == before

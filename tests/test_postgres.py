@@ -21,9 +21,10 @@ from sqlalchemy import select, text
 from framedb import FrameDB
 from framedb.cli import run
 from framedb.errors import DatabaseError
-from framedb.lock import DatabaseBusyError, writer_lock
-from framedb.schema import HEAD, current_revision
-from framedb.store import database_url, frames, metadata, videos
+from framedb.store.engine import database_url
+from framedb.store.lock import DatabaseBusyError, writer_lock
+from framedb.store.schema import HEAD, current_revision
+from framedb.store.tables import frames, metadata, videos
 from tests.backends import Backend
 from tests.conftest import LOOP_STARTS
 
@@ -150,9 +151,10 @@ def test_the_writer_lock_holds_across_processes(pg: Backend, library: Path) -> N
         [
             sys.executable,
             "-c",
-            "import sys, time; from framedb import FrameDB; from framedb.lock import writer_lock\n"
+            "import sys, time; from framedb import FrameDB\n"
+            "from framedb.store.lock import writer_lock\n"
             "db = FrameDB.open(sys.argv[1], index_path=sys.argv[2])\n"
-            "with writer_lock(db):\n"
+            "with writer_lock(db.store.engine, db.index_path, db.location):\n"
             "    print('held', flush=True); time.sleep(120)\n",
             target,
             str(pg.folder / "other.faiss"),  # another machine: its own index cache
@@ -170,7 +172,10 @@ def test_the_writer_lock_holds_across_processes(pg: Backend, library: Path) -> N
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert [r.status for r in db.ingest([library / "copy.mp4"])] == ["done"]
-    with writer_lock(db), pytest.raises(DatabaseBusyError):  # one writer in one process too
+    with (
+        writer_lock(db.store.engine, db.index_path, db.location),
+        pytest.raises(DatabaseBusyError),
+    ):  # one writer in one process too
         db.ingest([library / "looped.mp4"])
     db.close()
 

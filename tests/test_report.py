@@ -17,8 +17,7 @@ from PIL import Image
 
 from framedb import FrameDB
 from framedb.cli import run
-from framedb.match import Group, Occurrence
-from framedb.report import write_report
+from framedb.match.tracks import Group, Occurrence
 
 
 def images_of(html: str) -> list[str]:
@@ -28,7 +27,7 @@ def images_of(html: str) -> list[str]:
 def test_report_is_self_contained(collection, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
     out = tmp_path / "report.html"
-    result = write_report(db, out)
+    result = db.report(out)
     html = out.read_text()
     assert result.bytes == out.stat().st_size < 3_000_000
     sources = images_of(html)
@@ -64,7 +63,7 @@ def test_report_command(collection, tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_report_on_named_videos_keeps_their_groups(collection, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
-    result = write_report(db, tmp_path / "one.html", ["crisp.mp4"])
+    result = db.report(tmp_path / "one.html", ["crisp.mp4"])
     html = (tmp_path / "one.html").read_text()
     assert result.videos == 1
     assert "<h3>crisp.mp4</h3>" in html and "<h3>looped.mp4</h3>" not in html
@@ -84,7 +83,7 @@ def test_report_with_thousands_of_groups_stays_small(collection, tmp_path, monke
     ]
     monkeypatch.setattr(FrameDB, "matches", lambda *a, **k: many)
     out = tmp_path / "many.html"
-    result = write_report(db, out, strips=10)
+    result = db.report(out, strips=10)
     html = out.read_text()
     assert result.groups == 3000 and result.strips == 10
     assert html.count('<section class="group"') == 10
@@ -98,7 +97,7 @@ def test_report_without_the_files_shows_placeholders(library: Path, tmp_path: Pa
         db.ingest([library])
         (library / "copy.mp4").rename(tmp_path / "elsewhere.mp4")
         html_path = tmp_path / "r.html"
-        write_report(db, html_path)
+        db.report(html_path)
         html = html_path.read_text()
     assert 'class="missing"' in html and "the file is gone" in html
     assert all(src.startswith("data:image/") for src in images_of(html))
@@ -152,7 +151,7 @@ def body_state(dom: str) -> dict[str, str]:
 def page(collection, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     db, _ = collection
     out = tmp_path_factory.mktemp("page") / "report with space.html"
-    write_report(db, out)
+    db.report(out)
     return out
 
 

@@ -14,8 +14,7 @@ from PIL import Image
 from framedb import FrameDB
 from framedb.cli import run
 from framedb.errors import BadArgumentError, VideoNotFoundError
-from framedb.frames import FrameGrabber, stored_frames
-from framedb.show import compare
+from framedb.ingest.frames import FrameGrabber, stored_frames
 from tests.conftest import LOOP_STARTS
 
 
@@ -38,20 +37,20 @@ def panel(comparison, name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 def test_one_frame_encoded_twice_leaves_a_near_black_difference(collection) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
-    same = compare(db, f"{videos / 'crisp.mp4'}@30", f"{videos / 'rough.mp4'}@1.0s")
+    same = db.compare(f"{videos / 'crisp.mp4'}@30", f"{videos / 'rough.mp4'}@1.0s")
     assert same.second.ordinal == 30 and same.scaled
     assert same.distance <= 4
     assert panel(same, "difference").mean() < 25  # compression noise x 4, of 255
     assert same.mean_difference < 6
 
-    moved = compare(db, f"{videos / 'crisp.mp4'}@30", f"{videos / 'crisp.mp4'}@33")
+    moved = db.compare(f"{videos / 'crisp.mp4'}@30", f"{videos / 'crisp.mp4'}@33")
     assert panel(moved, "difference").mean() > 50  # 0.1 s of motion is plainly visible
     assert moved.mean_difference > 10
 
 
 def test_panels_are_the_exact_frames_at_full_resolution(collection) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
-    shown = compare(db, f"{videos / 'looped.mp4'}@300", f"{videos / 'rough.mp4'}@45")
+    shown = db.compare(f"{videos / 'looped.mp4'}@300", f"{videos / 'rough.mp4'}@45")
     assert np.array_equal(panel(shown, "first"), decoded_by_pyav(videos / "looped.mp4", 300))
     assert np.array_equal(panel(shown, "second"), decoded_by_pyav(videos / "rough.mp4", 45))
     assert panel(shown, "difference").shape == (180, 320, 3)  # B scaled to A's size
@@ -65,14 +64,14 @@ def test_frames_are_reached_by_seeking_not_by_decoding_from_the_start(collection
         stream = container.streams.video[0]
         keys = sorted(p.pts for p in container.demux(stream) if p.is_keyframe and p.pts is not None)
     row = db.video(path)
-    target = stored_frames(db, row.id, [380])[380]
+    target = stored_frames(db.store, row.id, [380])[380]
     last_key = max(k for k in keys if k <= target.pts)
     assert last_key > 0, "the test video needs a keyframe after the first"
     with FrameGrabber(row, db.spec) as grabber:
         [frame] = grabber.grab([target])
         frames_from_key = sum(
             1
-            for p in stored_frames(db, row.id, range(390)).values()
+            for p in stored_frames(db.store, row.id, range(390)).values()
             if last_key <= p.pts <= target.pts
         )
         assert grabber.decoded <= frames_from_key + 2 < 380
@@ -87,9 +86,9 @@ def test_a_file_changed_since_ingest_is_refused(library: Path, tmp_path: Path) -
         with open(target, "ab") as out:
             out.write(b"\0" * 16)
         with pytest.raises(VideoNotFoundError, match="changed since it was ingested"):
-            compare(db, f"{target}@10", f"{library / 'looped.mp4'}@10")
+            db.compare(f"{target}@10", f"{library / 'looped.mp4'}@10")
         with pytest.raises(BadArgumentError, match="VIDEO@FRAME"):
-            compare(db, str(library / "looped.mp4"), f"{library / 'looped.mp4'}@10")
+            db.compare(str(library / "looped.mp4"), f"{library / 'looped.mp4'}@10")
 
 
 def test_show_command(collection, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""A long video decoded as two halves at once (framedb.split): the same pts, hashes, detail and
-errors as one pass from the start, whether the second half's work is taken or refused, on
+"""A long video decoded as two halves at once (framedb.ingest.split): the same pts, hashes, detail
+and errors as one pass from the start, whether the second half's work is taken or refused, on
 generated videos (no timings here: benchmarks/)."""
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ import av
 import numpy as np
 import pytest
 
-from framedb import decode, hashing, split, workers
-from framedb.extract import hash_video
-from framedb.hashed import HashedVideo
+from framedb import hashing
 from framedb.hashspec import HashSpec
-from framedb.offload import hash_batch
+from framedb.ingest import decode, forked, split
+from framedb.ingest.extract import hash_video
+from framedb.ingest.offload import hash_batch
+from framedb.store.hashed import HashedVideo
 from framedb.synth import render
 from tests.media import Segment, write_video
 
-pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="the second half is forked (Linux)")
+pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="the second half is forked (Linux)")
 FPS = 30
 
 

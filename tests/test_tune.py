@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from framedb.cli import run
-from framedb.tune import tune
+from framedb.evidence.tune import tune
 
 
 def test_tune_sweeps_every_setting_from_one_decoding(collection, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     db, videos = collection
-    from framedb import decode
+    from framedb.ingest import decode
 
     opened = []
     real = decode.VideoReader.__init__

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from framedb.extract import hash_video
 from framedb.hashspec import HashSpec
-from framedb.workers import Failed, WorkerPool, run_all
+from framedb.ingest.extract import hash_video
+from framedb.ingest.workers import Failed, WorkerPool, run_all
 from tests import hostile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def test_decoding_in_a_worker_gives_what_decoding_here_gives(media: Path) -> Non
 
 PARENT = """
 import sys, time
-from framedb.workers import WorkerPool
+from framedb.ingest.workers import WorkerPool
 from tests import hostile
 pool = WorkerPool(2, target=hostile.mixed)
 pool.submit(0, ("pids",))

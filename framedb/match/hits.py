@@ -1,0 +1,194 @@
+"""What `where` answers with: single-frame hits grouped into occurrences (matching frames of one
+video at most RUN_GAP ordinals apart are one run, named by its nearest frame)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from framedb.hashing import FLAT_DETAIL
+from framedb.match.align import extend_occurrence
+from framedb.match.tracks import MatchParams, Occurrence, Track, format_time
+from framedb.store.index import FrameIndex
+from framedb.store.rows import Store
+from framedb.store.tables import FrameArrays
+
+# Matching frames of one video at most this many ordinals apart belong to one occurrence: a frame
+# or two just over the radius (compression noise) must not split it.
+RUN_GAP = 4
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """One stored frame: its video, ordinal and time."""
+
+    video: str
+    video_id: int
+    frame: int
+    time: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence of the query frame: a run of consecutive matching frames, best one named."""
+
+    video: str
+    video_id: int
+    frame: int
+    time: float
+    distance: int
+    first_frame: int
+    last_frame: int
+    first_time: float
+    last_time: float
+    segment: tuple[Occurrence, Occurrence] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = {
+            "video": self.video,
+            "frame": self.frame,
+            "time": self.time,
+            "distance": self.distance,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "first_time": self.first_time,
+            "last_time": self.last_time,
+        }
+        return doc | ({"segment": [o.as_dict() for o in self.segment]} if self.segment else {})
+
+
+@dataclass(frozen=True)
+class WhereResult:
+    """The hits of one query: a stored frame (`query`), or a picture (`query` None)."""
+
+    query: FrameRef | None
+    hits: list[Hit]
+    note: str | None = None
+
+    def as_dict(self, image: str | None = None) -> dict[str, Any]:
+        """The JSON form `framedb where --json` prints; `image` names a picture query."""
+        query = self.query
+        doc: dict[str, Any] = {
+            "query": {"video": query.video, "frame": query.frame, "time": query.time}
+            if query
+            else {"image": image},
+            "hits": [h.as_dict() for h in self.hits],
+        }
+        return doc | ({"note": self.note} if self.note else {})
+
+    def text(self, image: str | None = None) -> str:
+        """The hits as `framedb where` prints them; `image` names a picture query."""
+        if self.note:
+            return self.note
+        query = self.query
+        what = (
+            f"frame {query.frame} ({format_time(query.time)}) of {query.video}"
+            if query
+            else str(image)
+        )
+        if not self.hits:
+            return f"{what}: appears nowhere else"
+        lines = [f"{what} appears {len(self.hits)} more time(s):"]
+        for h in self.hits:
+            if h.segment:
+                q, o = h.segment
+                lines.append(
+                    f"  d={h.distance:<3} {o.span()}  {h.video}  (= {q.span()} of the query)"
+                )
+            else:
+                lines.append(
+                    f"  d={h.distance:<3} {format_time(h.time)}  frame {h.frame:<7} "
+                    f"(frames {h.first_frame}-{h.last_frame})  {h.video}"
+                )
+        return "\n".join(lines)
+
+
+def hit_runs(
+    found: FrameArrays, distance: dict[int, int], exclude: tuple[int, int] | None
+) -> Iterable[tuple[int, tuple[int, float, int], int, int, float, float]]:
+    """Group matching frames into runs of near-consecutive ordinals per video; name each run's
+    best (nearest) frame."""
+    keep = found.detail >= FLAT_DETAIL
+    order = np.lexsort((found.ordinals[keep], found.video_ids[keep]))
+    vids = found.video_ids[keep][order]
+    ords = found.ordinals[keep][order]
+    times = found.times[keep][order]
+    dist = np.array([distance[i] for i in found.ids[keep][order].tolist()], dtype=np.int64)
+    if not len(vids):
+        return
+    breaks = np.flatnonzero((np.diff(vids) != 0) | (np.diff(ords) > RUN_GAP)) + 1
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(vids)], strict=True):
+        vid = int(vids[lo])
+        if exclude and vid == exclude[0] and ords[lo] <= exclude[1] <= ords[hi - 1]:
+            continue
+        ties = np.flatnonzero(dist[lo:hi] == dist[lo:hi].min())
+        best = lo + int(ties[len(ties) // 2])  # slow footage ties; the middle one is likeliest
+        yield (
+            vid,
+            (int(ords[best]), float(times[best]), int(dist[best])),
+            int(ords[lo]),
+            int(ords[hi - 1]),
+            float(times[lo]),
+            float(times[hi - 1]),
+        )
+
+
+def hits_of(
+    found: FrameArrays,
+    distance: dict[int, int],
+    names: dict[int, str],
+    exclude: tuple[int, int] | None,
+) -> list[Hit]:
+    """The hits among `found` (frames within the radius, `distance` by frame id), one per run,
+    nearest first; the run holding `exclude` (video id, ordinal: the query itself) is left out."""
+    hits = [
+        Hit(names[vid], vid, *best, first, last, t_first, t_last)
+        for vid, best, first, last, t_first, t_last in hit_runs(found, distance, exclude)
+    ]
+    hits.sort(key=lambda h: (h.distance, h.video_id, h.frame))
+    return hits
+
+
+def extend_hits(
+    result: WhereResult, tracks: dict[int, Track], names: dict[int, str], params: MatchParams
+) -> WhereResult:
+    """`result` with each hit grown from its matching frame into the pair of occurrences it
+    belongs to (the query's side, the hit's side), where it is not the query frame itself."""
+    query = result.query
+    if query is None:
+        return result
+    hits = []
+    for hit in result.hits:
+        try:
+            ends = extend_occurrence(
+                tracks[query.video_id], query.frame, tracks[hit.video_id], hit.frame, params
+            )
+        except ValueError:  # the hit is the query frame itself, seen at another offset
+            hits.append(hit)
+            continue
+        named = tuple(replace(o, video=names[o.video_id]) for o in ends)
+        hits.append(replace(hit, segment=(named[0], named[1])))
+    return replace(result, hits=hits)
+
+
+def videos_near(index: FrameIndex, store: Store, probe: Track, params: MatchParams) -> set[int]:
+    """Ids of stored videos holding a frame within the seed radius of one of the probe's
+    detailed frames: the only videos worth matching the probe against (`find`)."""
+    detailed = probe.codes[probe.detail >= params.min_detail]
+    ids = [index.search_radius(code, params.radius)[0] for code in np.unique(detailed, axis=0)]
+    if not ids:
+        return set()
+    with store.reading() as conn:
+        found = store.frames_by_id(conn, np.unique(np.concatenate(ids)), probe.codes.shape[1])
+    return set(found.video_ids.tolist())
+
+
+def flat_note(what: str) -> str:
+    """Why `where` does not search for a frame with almost no detail."""
+    return (
+        f"{what} has almost no detail (black, flat or fading); such frames match everything, "
+        "so framedb does not search for them. Pick a frame with more picture."
+    )

@@ -1,0 +1,230 @@
+"""What matching works on and hands out: a video as a track of frame times, codes and detail; the
+matcher's thresholds; occurrences and groups of occurrences. Plain data, numpy only."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from framedb.errors import BadArgumentError
+from framedb.hashing import FLAT_DETAIL
+
+DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two frames
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """One video as matching sees it: per frame (ordinal = position) time in seconds, packed
+    hash, detail. Compared by identity (it holds arrays)."""
+
+    video_id: int
+    times: np.ndarray
+    codes: np.ndarray
+    detail: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.times)
+        if self.times.ndim != 1 or self.detail.shape != (n,):
+            raise ValueError(f"video {self.video_id}: times and detail must be 1-D of equal length")
+        if self.codes.ndim != 2 or self.codes.shape[0] != n or self.codes.dtype != np.uint8:
+            raise ValueError(f"video {self.video_id}: codes must be uint8 of shape (frames, bytes)")
+        if n > 1 and np.any(np.diff(self.times) < 0):
+            raise ValueError(f"video {self.video_id}: frame times must be in presentation order")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @functools.cached_property
+    def step(self) -> float:
+        """The typical frame duration (median positive gap between frame times)."""
+        gaps = np.diff(self.times)
+        gaps = gaps[gaps > 0]
+        return float(np.median(gaps)) if len(gaps) else DEFAULT_STEP
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame to the end of the last one."""
+        if not len(self.times):
+            return 0.0
+        return float(self.times[-1] - self.times[0]) + self.step
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """Thresholds of the matcher (distances in bits, times in seconds).
+
+    The defaults are for 64-bit phash and come from `benchmarks/accuracy.py --sweep`: re-encoded
+    and rescaled copies stay within 8 bits of each other for nearly every frame (phash distances
+    are even), unrelated frames sit near 32.
+
+    radius: seed radius (d <= radius); a segment's median distance must not exceed it either.
+    extend_radius: per-frame threshold when extending along a known alignment.
+    min_length: shorter shared segments are dropped.
+    min_gap: pairs inside one video closer than this are ignored; also the shortest loop period.
+    min_detail: frames with less detail (flat, black, the end of a fade) never seed.
+    max_gap: unmatched frames a chain of seeds or an extension may cross.
+    min_seeds: seeds on one diagonal before it is worth extending.
+    min_motion, motion_lag: for a quarter of a segment's frames the aligned picture must be
+        min_motion bits closer than the pictures motion_lag seconds off (footage that moves; a
+        still shot or a talking head matches itself at any offset).
+    min_piece: shorter groups (slivers left where segments cut each other) are dropped.
+    seed_window: after a run's nearest repetition, how far to look for a closer code (at most
+        min_gap / 2, so that it never reaches the repetition after).
+    """
+
+    radius: int = 8
+    extend_radius: int = 14
+    min_length: float = 1.0
+    min_gap: float = 1.0
+    min_detail: float = FLAT_DETAIL
+    max_gap: float = 0.5
+    min_seeds: int = 3
+    min_motion: int = 8
+    motion_lag: float = 0.5
+    min_piece: float = 0.2
+    seed_window: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.radius < 0 or self.extend_radius < self.radius:
+            raise ValueError(
+                f"radius {self.radius} and extend_radius {self.extend_radius}: "
+                "use 0 <= radius <= extend_radius"
+            )
+        if self.min_gap <= 0 or self.motion_lag <= 0:
+            raise ValueError("min_gap and motion_lag must be > 0 seconds")
+        if min(self.min_length, self.max_gap, self.min_piece, self.seed_window) < 0:
+            raise ValueError("min_length, max_gap, min_piece and seed_window must be >= 0")
+        if self.min_seeds < 1 or self.min_motion < 0:
+            raise ValueError("min_seeds must be >= 1 and min_motion >= 0")
+
+    def for_bits(self, bits: int) -> MatchParams:
+        """These thresholds (tuned for 64-bit hashes) scaled to a hash of `bits` bits."""
+        if bits == 64:
+            return self
+        ratio = bits / 64
+        radius = max(0, int(round(self.radius * ratio)))
+        return dataclasses.replace(
+            self,
+            radius=radius,
+            extend_radius=max(radius, max(1, int(round(self.extend_radius * ratio)))),
+            min_motion=max(1, int(round(self.min_motion * ratio))),
+        )
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One place a piece of footage appears: inclusive frame ordinals and their times. `video` is
+    the video's path, filled in by the API (matching itself knows only ids)."""
+
+    video_id: int
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    video: str = field(default="", compare=False)
+
+    def span(self) -> str:
+        """E.g. '00:00:03.00–00:00:08.97 (frames 90–269)'."""
+        return (
+            f"{format_time(self.start_time)}–{format_time(self.end_time)} "
+            f"(frames {self.start_frame}–{self.end_frame})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "video": self.video,
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    """The same footage in >= 2 places, aligned at their starts, sorted by (video_id, start_frame).
+
+    `frames` is the length of the first occurrence; `duration` is its end_time - start_time plus one
+    frame duration, so back-to-back repetitions have duration == period.
+    """
+
+    occurrences: tuple[Occurrence, ...]
+    frames: int
+    duration: float
+
+    def text(self, rank: int, *, with_names: bool = True) -> str:
+        """The group as `framedb matches` prints it, ranked `rank`: its length and places."""
+        lines = [f"#{rank}: {self.duration:.2f} s of footage in {len(self.occurrences)} places"]
+        for o in self.occurrences:
+            lines.append(f"    {o.span()}" + (f"  {o.video}" if with_names else ""))
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form of a group in `matches`, `loops` and `find`."""
+        return {
+            "frames": self.frames,
+            "duration": self.duration,
+            "occurrences": [o.as_dict() for o in self.occurrences],
+        }
+
+
+def named(groups: list[Group], names: dict[int, str]) -> list[Group]:
+    """The groups with each occurrence's video path filled in (matching itself knows only ids)."""
+    return [
+        dataclasses.replace(
+            g,
+            occurrences=tuple(
+                dataclasses.replace(o, video=names[o.video_id]) for o in g.occurrences
+            ),
+        )
+        for g in groups
+    ]
+
+
+def occurrence(track: Track, first: int, last: int) -> Occurrence:
+    return Occurrence(
+        track.video_id, first, last, float(track.times[first]), float(track.times[last])
+    )
+
+
+def nearest(times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index of the frame time nearest to each of `t` (times sorted)."""
+    if len(times) == 1:
+        return np.zeros(np.shape(t), np.int64)
+    idx = np.clip(np.searchsorted(times, t), 1, len(times) - 1)
+    left_closer = (t - times[idx - 1]) <= (times[idx] - t)
+    return (idx - left_closer).astype(np.int64)
+
+
+def format_time(seconds: float) -> str:
+    """Seconds as hh:mm:ss.cc (hundredths), the form every time is shown in; a minus sign before
+    a negative time (a stream that starts before zero)."""
+    sign = "-" if seconds < 0 else ""
+    cs = int(round(abs(seconds) * 100))
+    hours, rest = divmod(cs, 360000)
+    minutes, rest = divmod(rest, 6000)
+    return f"{sign}{hours:02d}:{minutes:02d}:{rest // 100:02d}.{rest % 100:02d}"
+
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+
+
+def parse_time(text: str) -> float:
+    """`12.5s`, `12.5`, `01:02.5` or `00:01:02.500` -> seconds."""
+    value = text.strip()
+    try:
+        if value.endswith("s"):
+            return float(value[:-1])
+        match = _CLOCK.match(value)
+        if match:
+            hours, minutes, seconds = match.groups()
+            return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        return float(value)
+    except ValueError:
+        pass
+    raise BadArgumentError(f"frame {text!r}: give an ordinal (120) or a time (12.5s, 00:01:02.500)")

@@ -1,0 +1,132 @@
+"""framedb's tables (SQLAlchemy Core, created and upgraded by the migrations) and the plain rows
+the store hands out: a stored video, and the columns of a run of frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+# SQLite makes an INTEGER PRIMARY KEY the rowid (compact, fast); elsewhere ids are 64-bit.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+videos = Table(
+    "videos",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("path", LargeBinary, nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime", Float, nullable=False),
+    Column("fingerprint", String(64), nullable=False, index=True),
+    Column("codec", String(64)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("rotation", Integer),
+    Column("time_base", String(32)),
+    Column("average_rate", String(32)),
+    Column("frame_count", BigInteger, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("hash_kind", String(16), nullable=False),
+    Column("hash_size", Integer, nullable=False),
+    Column("ingested_at", String(32), nullable=False),
+)
+
+frames = Table(
+    "frames",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("video_id", Id, ForeignKey("videos.id"), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("pts", BigInteger, nullable=False),
+    Column("time", Float, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    Column("detail", Float, nullable=False),
+    UniqueConstraint("video_id", "ordinal", name="uq_frames_video_ordinal"),
+)
+Index("ix_videos_status", videos.c.status)
+
+DONE, PARTIAL, FAILED = "done", "partial", "failed"
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    """One stored video, as the API hands it out."""
+
+    id: int
+    path: str
+    raw_path: bytes
+    size: int
+    mtime: float
+    fingerprint: str
+    codec: str | None
+    width: int | None
+    height: int | None
+    frame_count: int
+    duration: float
+    average_rate: str | None
+    status: str
+    error: str | None
+
+    @property
+    def fps(self) -> float | None:
+        if not self.average_rate:
+            return None
+        num, _, den = self.average_rate.partition("/")
+        return float(num) / float(den or 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form `framedb videos --json` prints."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "frames": self.frame_count,
+            "duration": self.duration,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "codec": self.codec,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclass
+class FrameArrays:
+    """Columns of a run of frames, in ordinal order."""
+
+    ids: np.ndarray
+    video_ids: np.ndarray
+    ordinals: np.ndarray
+    times: np.ndarray
+    codes: np.ndarray
+    detail: np.ndarray
+
+
+def display_path(raw: bytes) -> str:
+    """A path for people: exact for UTF-8 names, other bytes shown as \\xNN escapes."""
+    return raw.decode("utf-8", "backslashreplace")
