@@ -46,9 +46,9 @@ def _emit(document: Any) -> None:
 @click.option(
     "--hash",
     "hash_name",
-    default="phash8",
+    default="dct8",
     show_default=True,
-    help="Hash for a NEW database: ahash, dhash or phash with N (N x N bits), e.g. ahash24.",
+    help="Hash for a NEW database: dct, phash, ahash or dhash with N (N x N bits), e.g. ahash24.",
 )
 @click.option(
     "--index",
@@ -68,7 +68,7 @@ def cli(ctx: click.Context, db: str, hash_name: str, index_path: str | None) -> 
     size = hash_name[len(kind) :]
     if kind not in KINDS or not size:
         raise click.BadParameter(
-            f"{hash_name!r}: use a kind and a size, e.g. phash8 or ahash24", param_hint="--hash"
+            f"{hash_name!r}: use a kind and a size, e.g. dct8 or ahash24", param_hint="--hash"
         )
     ctx.obj = {"db": db, "hash_kind": kind, "hash_size": int(size), "index": index_path}
 
@@ -320,7 +320,7 @@ def show(
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(["ahash", "dhash", "phash"]),
+    type=click.Choice(["ahash", "dhash", "phash", "dct"]),
     help="Hash kind to sweep (repeatable); default ahash and the database's kind.",
 )
 @click.option(

@@ -3,6 +3,17 @@
 Decoding hands over each frame as a GREY_SIZE x GREY_SIZE uint8 picture; every hash is computed from
 that, a whole batch at once. A hash of N x N bits is stored packed, most significant bit first, as
 N*N/8 bytes (so 8 x 8 gives 8 bytes, the form FAISS binary indexes take).
+
+`dct` (the default) keeps the signs of the N x N lowest frequencies of the picture's DCT. Mirroring
+a picture left to right flips the sign of every coefficient of odd horizontal frequency and no
+other, so the hash of the mirrored picture is the stored hash XOR a fixed mask (`mirror_mask`):
+a mirrored copy is found from the bits already stored, as PDQ derives its dihedral hashes from one
+DCT. (phash compares its coefficients with their median, which mirroring moves: no such mask.)
+
+Each frame also gets an inner hash (`inner_box`): of the centre of its picture, or of the landscape
+band of a portrait frame (`sharp_band`), so that a cropped, zoomed or captioned copy, and a clip
+inside a phone's vertical frame, have a hash that sees the same part of the picture as the other
+copy's.
 """
 
 from __future__ import annotations
@@ -23,6 +34,14 @@ BAR_LEVEL = 24  # grey level below which an edge row or column counts as a black
 # sums differ by ~1e-6 between CPUs' matrix kernels, which must not flip a bit. Coefficients equal
 # in exact arithmetic (a symmetric picture has many) then tie here too, on every machine.
 PHASH_GRID = 1024.0
+# The inner picture: the centre of the content box, this fraction of each side (a crop to 75 %
+# and a zoom of 1.2x both land within 7 % of it, close enough for the hash).
+INNER_SCALE = 0.8
+# A picture this much taller than wide (display aspect) is a phone's vertical frame; a landscape
+# clip in it fills its width, centred, at 16:9.
+PORTRAIT = 1.3
+BAND_ASPECT = 9 / 16  # the band assumed where none stands out (`sharp_band`)
+BAND_SHARPNESS = 3.0  # grey levels between neighbours: blurred fill stays below it
 
 
 @lru_cache(maxsize=64)
@@ -46,6 +65,32 @@ def _dct_matrix(n: int) -> np.ndarray:
     d = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
     d[0] /= np.sqrt(2.0)
     return d.astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _dct_positions(n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The n*n lowest-frequency coefficients but the DC, as (rows u, columns v, block): in order
+    of u + v, then v; `block` is how many rows of the DCT they need."""
+    side = 2 * n
+    cells = sorted(
+        ((u, v) for u in range(side) for v in range(side) if u or v),
+        key=lambda p: (p[0] + p[1], p[1]),
+    )[: n * n]
+    us = np.array([u for u, _ in cells])
+    vs = np.array([v for _, v in cells])
+    return us, vs, int(max(us.max(), vs.max())) + 1
+
+
+@lru_cache(maxsize=16)
+def _mirror_mask(n: int) -> np.ndarray:
+    _, vs, _ = _dct_positions(n)
+    return np.packbits((vs % 2 == 1).astype(np.uint8))
+
+
+def mirror_mask(spec: HashSpec) -> np.ndarray | None:
+    """XOR with this turns a hash into the hash of the mirrored picture (left to right); None
+    for a hash whose mirrored form does not follow from its bits (ahash, dhash, phash)."""
+    return _mirror_mask(spec.size) if spec.kind == "dct" else None
 
 
 def _as_batch(grey: np.ndarray) -> np.ndarray:
@@ -113,6 +158,12 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
     elif spec.kind == "dhash":
         small = resize(grey, n, n + 1)
         bits = small[:, :, 1:] > small[:, :, :-1]
+    elif spec.kind == "dct":
+        us, vs, block = _dct_positions(n)
+        side = min(4 * n, _as_batch(grey).shape[1], _as_batch(grey).shape[2])
+        low = _dct_matrix(side)[:block]
+        coeffs = np.matmul(np.matmul(low, resize(grey, side, side)), low.T)
+        bits = np.round(coeffs[:, us, vs] * np.float32(PHASH_GRID)) > 0
     else:
         side = min(4 * n, _as_batch(grey).shape[1], _as_batch(grey).shape[2])
         # Only the n x n lowest frequencies are kept: n rows of the DCT, a sixth of the products
@@ -122,6 +173,53 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         flat = np.round(coeffs.reshape(coeffs.shape[0], -1) * np.float32(PHASH_GRID))
         bits = flat > np.median(flat, axis=1, keepdims=True)
     return _pack(bits)
+
+
+def band_of(width: int, height: int) -> tuple[float, float] | None:
+    """Where a landscape clip sits in a frame of this display size, as fractions of its height
+    (top, bottom): the centred 16:9 band of a portrait (phone) frame; None for other frames."""
+    if width <= 0 or height < PORTRAIT * width:
+        return None
+    half = min(0.5, BAND_ASPECT * width / height / 2)
+    return 0.5 - half, 0.5 + half
+
+
+def sharp_band(grey: np.ndarray) -> tuple[float, float] | None:
+    """The rows of a batch of portrait pictures (B, H, W) that hold a sharp landscape clip
+    between blurred fill (the phone format: the clip's own picture, zoomed and blurred, above
+    and below it), as fractions of the height; None when no such band stands out. Rows are
+    sharp where their mean left-right difference is over 40 % of the sharpest rows' (the 90th
+    percentile); the band is the longest run of them, at least an eighth of the height."""
+    batch = grey if grey.ndim == 3 else grey[None]
+    sharpness = np.abs(np.diff(batch.astype(np.float32), axis=2)).mean(axis=(0, 2))
+    sharp = sharpness > max(BAND_SHARPNESS, 0.4 * float(np.quantile(sharpness, 0.9)))
+    edges = np.flatnonzero(np.diff(np.r_[0, sharp.astype(np.int8), 0]))
+    runs = list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+    if not runs:
+        return None
+    top, bottom = max(runs, key=lambda r: r[1] - r[0])
+    height = len(sharpness)
+    if not height // 8 <= bottom - top <= height * 7 // 8:
+        return None
+    return top / height, bottom / height
+
+
+def inner_box(box: tuple[slice, slice], band: tuple[float, float] | None) -> tuple[slice, slice]:
+    """The inner picture of a content box: the landscape `band` of a portrait frame (rows, as
+    `band_of` gives them), else the box's centre, INNER_SCALE of each side."""
+    rows, cols = box
+    if band is not None:
+        side = GREY_SIZE
+        top = max(rows.start, int(round(band[0] * side)))
+        bottom = min(rows.stop, int(round(band[1] * side)))
+        if bottom - top >= 8:
+            return slice(top, bottom), cols
+
+    def centre(s: slice) -> slice:
+        cut = int(round((s.stop - s.start) * (1 - INNER_SCALE) / 2))
+        return slice(s.start + cut, s.stop - cut)
+
+    return centre(rows), centre(cols)
 
 
 def content_box(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[slice, slice]:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from framedb.errors import BadArgumentError
 
-KINDS = ("ahash", "dhash", "phash")
+KINDS = ("ahash", "dhash", "phash", "dct")
 
 
 @dataclass(frozen=True)
 class HashSpec:
     """Which hash a database stores: its kind and its side N (N x N bits)."""
 
-    kind: str = "phash"
+    kind: str = "dct"
     size: int = 8
 
     def __post_init__(self) -> None:

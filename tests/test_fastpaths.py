@@ -98,7 +98,8 @@ def test_hashes_and_detail_match_the_plain_path(
 def _rows(path: Path) -> list[tuple]:
     with sqlite3.connect(path) as conn:
         return conn.execute(
-            "SELECT id, video_id, ordinal, pts, time, hash, detail FROM frames ORDER BY id"
+            "SELECT id, video_id, ordinal, pts, time, hash, detail, inner_hash FROM frames "
+            "ORDER BY id"
         ).fetchall()
 
 
@@ -113,7 +114,7 @@ def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
         db.ingest([clips])
     original = bulk.sqlite_frames
 
-    def generic(conn, ids, video_id, pts, times, codes, detail):  # type: ignore[no-untyped-def]
+    def generic(conn, ids, video_id, pts, times, codes, detail, inner):  # type: ignore[no-untyped-def]
         from sqlalchemy import insert
 
         n = len(ids)
@@ -126,6 +127,7 @@ def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
                 "time": float(times[k]),
                 "hash": bytes(codes[k]),
                 "detail": float(detail[k]),
+                "inner_hash": None if inner is None else bytes(inner[k]),
             }
             for k in range(n)
         ]
@@ -288,7 +290,7 @@ def test_a_prefetched_decoder_is_adopted_and_gives_the_same_rows(
 ) -> None:
     with FrameDB.open(tmp_path / "plain.db") as db:
         db.ingest([clips])
-    workers.prefetch([str(clips)], "phash", 8, 1)
+    workers.prefetch([str(clips)], "dct", 8, 1)
     assert len(workers._PREFETCHED) == 1
     running = workers._PREFETCHED[0]
     with FrameDB.open(tmp_path / "early.db") as db:
@@ -339,7 +341,7 @@ def test_the_command_line_launches_its_decoders_before_the_heavy_imports(
 def test_one_prefetched_decoder_per_job_is_adopted(clips: Path, tmp_path: Path) -> None:
     with FrameDB.open(tmp_path / "plain.db") as db:
         db.ingest([clips], jobs=2)
-    workers.prefetch([str(clips)], "phash", 8, 2)
+    workers.prefetch([str(clips)], "dct", 8, 2)
     running = list(workers._PREFETCHED)
     assert len(running) == 2
     assert [w.job.args[0].name for w in running if w.job] == ["copy.mp4", "loop.mp4"]
@@ -353,7 +355,7 @@ def test_one_prefetched_decoder_per_job_is_adopted(clips: Path, tmp_path: Path) 
 def test_prefetched_decoders_out_of_order_are_discarded(clips: Path, tmp_path: Path) -> None:
     with FrameDB.open(tmp_path / "p.db") as db:
         db.ingest([clips / "copy.mp4"])  # unchanged at the next ingest: no job for it
-    workers.prefetch([str(clips)], "phash", 8, 2)
+    workers.prefetch([str(clips)], "dct", 8, 2)
     running = list(workers._PREFETCHED)
     with FrameDB.open(tmp_path / "p.db") as db:
         results = db.ingest([clips], jobs=2)
@@ -391,7 +393,7 @@ def test_beside_other_jobs_a_file_that_is_not_short_may_use_every_core(
 
     monkeypatch.setattr(workers.WorkerPool, "submit", spy)
     monkeypatch.setattr(workers, "_adopt", adopting)
-    workers.prefetch([str(clips)], "phash", 8, 2)
+    workers.prefetch([str(clips)], "dct", 8, 2)
     with FrameDB.open(tmp_path / "p.db") as db:
         results = db.ingest([clips], jobs=2)
     assert [r.status for r in results] == ["done"] * 3
@@ -400,7 +402,7 @@ def test_beside_other_jobs_a_file_that_is_not_short_may_use_every_core(
 
 
 def test_a_prefetched_decoder_for_another_hash_is_discarded(clips: Path, tmp_path: Path) -> None:
-    workers.prefetch([str(clips / "loop.mp4")], "ahash", 8, 1)  # the database says phash
+    workers.prefetch([str(clips / "loop.mp4")], "ahash", 8, 1)  # the database says dct
     running = workers._PREFETCHED[0]
     with FrameDB.open(tmp_path / "p.db") as db:
         results = db.ingest([clips / "loop.mp4"])

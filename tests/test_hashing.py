@@ -35,6 +35,7 @@ def test_fixed_values_on_a_gradient() -> None:
         "ahash": "0707070707ffffff",
         "dhash": "ffff7f3f1f0f0701",
         "phash": "aa00800080008000",
+        "dct": "2844082010100200",  # the signs of the same transform's coefficients
     }
 
 
@@ -44,6 +45,7 @@ def test_fixed_values_on_generated_footage() -> None:
         "ahash": "1c1f1f6300103830",
         "dhash": "f0f2f68e86e0e0e0",
         "phash": "8999de5a72e2360e",
+        "dct": "a22f7787a47f3c89",
     }
 
 
@@ -112,7 +114,8 @@ def test_bad_specs_are_refused(kind: str, size: int) -> None:
         HashSpec(kind, size)
 
 
-def test_black_bars_are_left_out_of_the_hash() -> None:
+@pytest.mark.parametrize(("kind", "far"), [("phash", 10), ("dct", 9)])
+def test_black_bars_are_left_out_of_the_hash(kind: str, far: int) -> None:
     # The same footage squeezed between letterbox bars, and between pillarbox bars.
     frames = np.stack([grey(4, t) for t in (0.0, 0.5, 1.0)])
     boxed = np.zeros_like(frames)
@@ -122,12 +125,13 @@ def test_black_bars_are_left_out_of_the_hash() -> None:
     assert hashing.content_box(boxed) == (slice(8, 56), slice(0, 64))
     assert hashing.content_box(pillar) == (slice(0, 64), slice(10, 54))
     assert hashing.content_box(frames) == (slice(0, 64), slice(0, 64))
-    spec = HashSpec()
+    spec = HashSpec(kind, 8)
     plain = hashing.compute(frames, spec)
     for picture in (boxed, pillar):
         rows, cols = hashing.content_box(picture)
         assert hashing.hamming(plain, hashing.compute(picture[:, rows, cols], spec)).max() <= 6
-        assert hashing.hamming(plain, hashing.compute(picture, spec)).min() >= 10  # untrimmed: far
+        # untrimmed: beyond the seed radius (8)
+        assert hashing.hamming(plain, hashing.compute(picture, spec)).min() >= far
 
 
 def test_dark_scenes_are_not_mistaken_for_bars() -> None:
@@ -159,3 +163,34 @@ def test_content_boxes_follow_from_each_pictures_bright_lines() -> None:
         assert box == hashing.box_of(rows[pick].any(axis=0), cols[pick].any(axis=0))
         if framed[pick].any():
             assert box == whole
+
+
+def test_the_mirrored_hash_follows_from_the_stored_bits() -> None:
+    spec = HashSpec("dct", 8)
+    mask = hashing.mirror_mask(spec)
+    assert mask is not None and hashing.mirror_mask(HashSpec("phash", 8)) is None
+    pictures = np.stack([grey(scene, t) for scene in (1, 2, 3) for t in (0.0, 0.7, 1.4)])
+    codes = hashing.compute(pictures, spec)
+    mirrored = hashing.compute(np.ascontiguousarray(pictures[:, :, ::-1]), spec)
+    assert np.array_equal(mirrored, codes ^ mask)
+    flipped = hashing.compute(np.ascontiguousarray(pictures[:, ::-1, :]), spec)  # upside down
+    assert hashing.hamming(flipped, codes ^ mask).min() >= 10  # the mask is left-right only
+    assert hashing.hamming(mirrored, codes).min() >= 10  # a mirror is far from the original
+
+
+def test_the_inner_picture_is_the_centre_or_a_portrait_frames_band() -> None:
+    whole = (slice(0, 64), slice(0, 64))
+    assert hashing.inner_box(whole, None) == (slice(6, 58), slice(6, 58))
+    assert hashing.inner_box((slice(8, 56), slice(0, 64)), None) == (slice(13, 51), slice(6, 58))
+    assert hashing.band_of(1280, 720) is None and hashing.band_of(720, 800) is None
+    band = hashing.band_of(1080, 1920)  # 16:9 across a 9:16 frame: 31.6 % of its height
+    assert band is not None and band == pytest.approx((0.3418, 0.6582), abs=1e-4)
+    assert hashing.inner_box(whole, band) == (slice(22, 42), slice(0, 64))
+    # a clip in the band of a phone frame: the band's hash is the clip's hash
+    clip = np.stack([grey(5, t) for t in (0.0, 0.5)])
+    phone = np.full((2, 64, 64), 40, np.uint8)
+    phone[:, 22:42] = hashing.resize(clip, 20, 64).round().astype(np.uint8)
+    rows, cols = hashing.inner_box(whole, band)
+    spec = HashSpec("dct", 8)
+    near = hashing.hamming(hashing.compute(clip, spec), hashing.compute(phone[:, rows, cols], spec))
+    assert near.max() <= 6

@@ -55,8 +55,8 @@ def test_tune_command(collection, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert [(s["kind"], s["size"]) for s in doc["settings"]] == [
         ("ahash", 8),
         ("ahash", 16),
-        ("phash", 8),
-        ("phash", 16),
+        ("dct", 8),  # the database's kind, dct by default
+        ("dct", 16),
     ]
     with Image.open(out) as image:
         assert image.width > 800 and len(image.getcolors(1 << 16) or []) > 20
