@@ -83,3 +83,93 @@ def test_an_installed_wheel_creates_its_schema(tmp_path: Path) -> None:
     where, revision = done.stdout.split()
     assert revision == HEAD
     assert Path(where).is_relative_to(target)
+
+
+def test_a_database_made_before_inner_hashes_upgrades_in_place_and_answers_as_before(
+    tmp_path: Path, library: Path
+) -> None:
+    """A 0001 database (phash8, no inner hashes), written as framedb then wrote it: opening it
+    upgrades it to HEAD in place; its videos answer as before; new videos get inner hashes and
+    match the old ones; `check` passes, and notices an inner hash that goes missing."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import select, text, update
+
+    from framedb.hashspec import HashSpec
+    from framedb.ingest.extract import hash_video
+    from framedb.store.schema import migrations_dir
+    from framedb.store.tables import frames
+
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    assert current_revision(engine) == "0001"
+    looped = library / "looped.mp4"
+    hashed = hash_video(looped, HashSpec("phash", 8))
+    with engine.begin() as conn:
+        for key, value in (("database_id", "0" * 32), ("generation", "1")):
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
+            )
+        for key, value in (("hash_kind", "phash"), ("hash_size", "8")):
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
+            )
+        st = looped.stat()
+        conn.execute(
+            text(
+                "INSERT INTO videos (id, path, size, mtime, fingerprint, frame_count, duration, "
+                "status, hash_kind, hash_size, ingested_at, average_rate) VALUES (1, :p, :s, :m, "
+                "'f', :n, :d, 'done', 'phash', 8, 'then', '30/1')"
+            ),
+            {
+                "p": bytes(looped),
+                "s": st.st_size,
+                "m": st.st_mtime,
+                "n": len(hashed),
+                "d": float(hashed.times[-1] - hashed.times[0]) + 1 / 30,
+            },
+        )
+        rows = [
+            {
+                "id": k + 1,
+                "video_id": 1,
+                "ordinal": k,
+                "pts": int(hashed.pts[k]),
+                "time": float(hashed.times[k]),
+                "hash": bytes(hashed.codes[k]),
+                "detail": float(hashed.detail[k]),
+            }
+            for k in range(len(hashed))
+        ]
+        conn.execute(
+            text(
+                "INSERT INTO frames (id, video_id, ordinal, pts, time, hash, detail) "
+                "VALUES (:id, :video_id, :ordinal, :pts, :time, :hash, :detail)"
+            ),
+            rows,
+        )
+    engine.dispose()
+    with FrameDB.open(path) as db:
+        assert current_revision(db.store.engine) == HEAD
+        assert str(db.spec) == "phash8"  # the hash it was built with, not today's default
+        [old] = db.videos()
+        assert not old.has_inner and old.frame_count == len(hashed)
+        loops = db.loops(old.id)
+        assert [s.repeats for s in loops.summaries] == [3]
+        assert db.check().ok
+        db.ingest([library / "copy.mp4"])
+        new = db.video("copy.mp4")
+        assert new.has_inner
+        shared = [g for g in db.matches() if {o.video_id for o in g.occurrences} == {1, new.id}]
+        assert len(shared) == 1 and len(shared[0].occurrences) == 4
+        assert db.check().ok
+        with db.store.writing() as conn:  # one inner hash lost: a disagreement check reports
+            first = conn.execute(select(frames.c.id).where(frames.c.video_id == new.id)).first()
+            conn.execute(update(frames).where(frames.c.id == first[0]).values(inner_hash=None))
+        report = db.check()
+        assert not report.ok and any("inner hash" in p for p in report.problems)

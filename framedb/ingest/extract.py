@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from framedb import hashing
 from framedb.cores import available_cores
 from framedb.errors import DecodeError
 from framedb.hashspec import HashSpec
@@ -61,12 +62,13 @@ def _hasher(
 ) -> InlineHasher | ForkedHasher:
     """A forked helper when a core is spare, else (or if the system refuses a new process, out
     of processes or memory) the decoding thread itself."""
+    band = hashing.band_of(*reader.info.display_size)
     if not split and _spare_core(reader, threads):
         try:
-            return ForkedHasher(spec, reader.info.rotation, reader.name)
+            return ForkedHasher(spec, reader.info.rotation, reader.name, band)
         except OSError:
             pass
-    return InlineHasher(spec, reader.info.rotation)
+    return InlineHasher(spec, reader.info.rotation, band)
 
 
 # Starting a helper costs ~30 ms (fork, copy-on-write faults, its exit): worth it from a few
@@ -141,8 +143,10 @@ def _hash_all(
         error = str(reader.stopped(exc.reason, exc.kept))
     half = None
     tell()
-    codes = np.concatenate([b.codes for b in batches] or [np.empty((0, spec.nbytes), np.uint8)])
+    none = np.empty((0, spec.nbytes), np.uint8)
+    codes = np.concatenate([b.codes for b in batches] or [none])
+    inner = np.concatenate([b.inner for b in batches] or [none])
     detail = np.concatenate([b.detail for b in batches] or [np.empty(0, np.float32)])
     # frames after a scaling failure are dropped
     kept = np.concatenate([np.array(pts, np.int64), tail_pts])[: len(codes)]
-    return HashedVideo(reader.info, kept, reader.seconds(kept), codes, detail, error)
+    return HashedVideo(reader.info, kept, reader.seconds(kept), codes, detail, inner, error)

@@ -34,12 +34,17 @@ LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p
 
 @dataclass(frozen=True)
 class HashedBatch:
-    """Hashes and detail of the next `len(codes)` frames, and the content box (rows, columns)
-    their batch was hashed in."""
+    """Hashes, inner hashes and detail of the next `len(codes)` frames, and the content box
+    (rows, columns) their batch was hashed in."""
 
     codes: np.ndarray
+    inner: np.ndarray
     detail: np.ndarray
     box: tuple[slice, slice]
+
+    def message(self) -> tuple[Any, ...]:
+        """The batch as a message between processes (`HashedBatch(*message[1:])` again)."""
+        return ("batch", self.codes, self.inner, self.detail, self.box)
 
 
 class ScaleError(Exception):
@@ -53,10 +58,12 @@ class ScaleError(Exception):
 
 class BatchHasher:
     """Hashes grey pictures a batch at a time, cut as `VideoReader.batches` cuts them: `add`
-    pictures, take the hashed batches from `ready`; `flush` hashes the shorter last batch."""
+    pictures, take the hashed batches from `ready`; `flush` hashes the shorter last batch.
+    `band`: where a portrait frame's landscape band is (`hashing.band_of`), for inner hashes."""
 
-    def __init__(self, spec: HashSpec) -> None:
+    def __init__(self, spec: HashSpec, band: tuple[float, float] | None = None) -> None:
         self.spec = spec
+        self.band = band
         self.batcher = Batcher()
         self._ready: deque[HashedBatch] = deque()
 
@@ -66,10 +73,10 @@ class BatchHasher:
         return self.batcher.cut
 
     def add(self, grey: np.ndarray) -> None:
-        self._ready.extend(hash_batch(b, self.spec) for b in self.batcher.add(grey))
+        self._ready.extend(hash_batch(b, self.spec, self.band) for b in self.batcher.add(grey))
 
     def flush(self) -> None:
-        self._ready.extend(hash_batch(b, self.spec) for b in self.batcher.rest())
+        self._ready.extend(hash_batch(b, self.spec, self.band) for b in self.batcher.rest())
 
     def ready(self) -> Iterator[HashedBatch]:
         while self._ready:
@@ -79,9 +86,11 @@ class BatchHasher:
 class InlineHasher:
     """Scales and hashes in the calling thread: for frames worth all of a decoder's cores."""
 
-    def __init__(self, spec: HashSpec, rotation: int) -> None:
+    def __init__(
+        self, spec: HashSpec, rotation: int, band: tuple[float, float] | None = None
+    ) -> None:
         self.greyer = Greyer(rotation)
-        self.hashes = BatchHasher(spec)
+        self.hashes = BatchHasher(spec, band)
 
     def __enter__(self) -> InlineHasher:
         return self
@@ -103,10 +112,20 @@ class InlineHasher:
         return self.hashes.ready()
 
 
-def hash_batch(grey: np.ndarray, spec: HashSpec) -> HashedBatch:
+def hash_batch(
+    grey: np.ndarray, spec: HashSpec, band: tuple[float, float] | None = None
+) -> HashedBatch:
     """Hash one batch; black bars are found over the whole batch."""
     rows, cols = box = hashing.content_box(grey)
-    return HashedBatch(hashing.compute(grey[:, rows, cols], spec), hashing.detail(grey), box)
+    if band is not None:  # a portrait frame: its clip's band if one stands out, else the guess
+        band = hashing.sharp_band(grey) or band
+    inner_rows, inner_cols = hashing.inner_box(box, band)
+    return HashedBatch(
+        hashing.compute(grey[:, rows, cols], spec),
+        hashing.compute(grey[:, inner_rows, inner_cols], spec),
+        hashing.detail(grey),
+        box,
+    )
 
 
 class ForkedHasher:
@@ -114,7 +133,9 @@ class ForkedHasher:
     decoded frames through shared memory, `ready` and `finish` give the hashed batches in order.
     The helper dies with its parent; if it dies first, the video fails with a clear error."""
 
-    def __init__(self, spec: HashSpec, rotation: int, name: str) -> None:
+    def __init__(
+        self, spec: HashSpec, rotation: int, name: str, band: tuple[float, float] | None = None
+    ) -> None:
         self.name = name
         self.greyer = Greyer(rotation)  # for a frame the helper cannot take (see `put`)
         self.shm = mmap.mmap(-1, SLOTS * SLOT_BYTES)
@@ -123,7 +144,7 @@ class ForkedHasher:
         self.batches: deque[HashedBatch] = deque()
         self.failed: tuple[int, str] | None = None
         try:
-            self.child = ForkedChild(lambda c: _helper(c, self.memory, spec, rotation))
+            self.child = ForkedChild(lambda c: _helper(c, self.memory, spec, rotation, band))
         except OSError:  # out of processes or memory: the caller hashes inline instead
             del self.memory
             self.shm.close()
@@ -226,11 +247,17 @@ class ForkedHasher:
             raise ScaleError(kept, ValueError(reason))
 
 
-def _helper(conn: Connection, memory: np.ndarray, spec: HashSpec, rotation: int) -> None:
+def _helper(
+    conn: Connection,
+    memory: np.ndarray,
+    spec: HashSpec,
+    rotation: int,
+    band: tuple[float, float] | None,
+) -> None:
     """The helper's life: rebuild, scale and hash what the decoder sends, in order. After a
     frame that cannot be scaled it hashes what came before, says so, and ignores the rest."""
     greyer = Greyer(rotation)
-    batches = BatchHasher(spec)
+    batches = BatchHasher(spec, band)
     templates: dict[tuple[Any, ...], Any] = {}
     failed = False
     while True:
@@ -248,7 +275,7 @@ def _helper(conn: Connection, memory: np.ndarray, spec: HashSpec, rotation: int)
         if stop:
             batches.flush()
         for batch in batches.ready():
-            conn.send(("batch", batch.codes, batch.detail, batch.box))
+            conn.send(batch.message())
         if reason is not None and not failed:
             conn.send(("failed", batches.done, reason))
             failed = True

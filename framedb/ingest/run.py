@@ -241,12 +241,12 @@ class Ingest:
                 video_id, ids = self.store.add_video(conn, row, *no_frames(self.spec))
             else:
                 video_id, ids = self.store.add_video(
-                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail
+                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail, hashed.inner
                 )
         if removed is not None:  # only once committed: a rolled-back change leaves the index be
             self.changes.removed.append(removed)
         if hashed is not None:
-            self.changes.added.append((ids, hashed.codes))
+            self.changes.add(ids, hashed.codes, hashed.inner)
         return IngestResult(files.display(job.path), status, video_id, len(ids), error)
 
     @contextmanager

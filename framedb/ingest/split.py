@@ -57,7 +57,10 @@ class Tail:
 def worth_splitting(reader: VideoReader, cores: int) -> bool:
     """Whether two cores are there, and the video is long and can seek to its middle."""
     long = reader.expected_frames >= SPLIT_MIN_FRAMES
-    return cores >= 2 and long and reader.can_seek and can_fork()
+    # A portrait frame's inner hashes come from a band found in each batch's pictures
+    # (hashing.sharp_band), which the second half would cut into other batches.
+    portrait = hashing.band_of(*reader.info.display_size) is not None
+    return cores >= 2 and long and not portrait and reader.can_seek and can_fork()
 
 
 class SecondHalf:
@@ -234,7 +237,7 @@ def _after(batches: list[HashedBatch], skip: int) -> Iterator[HashedBatch]:
         if skip >= len(batch.codes):
             skip -= len(batch.codes)
             continue
-        yield HashedBatch(batch.codes[skip:], batch.detail[skip:], batch.box)
+        yield HashedBatch(batch.codes[skip:], batch.inner[skip:], batch.detail[skip:], batch.box)
         skip = 0
 
 
@@ -247,7 +250,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
             conn.send(("none",))
             return
         greyer = Greyer(reader.info.rotation)
-        hashes = BatchHasher(spec)
+        hashes = BatchHasher(spec, hashing.band_of(*reader.info.display_size))
         pts: list[int] = []
         head: list[np.ndarray] = []
         lines = _Lines()
@@ -269,7 +272,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
                 lines.add(grey, before)
                 hashes.add(grey)
                 for batch in hashes.ready():
-                    conn.send(("batch", batch.codes, batch.detail, batch.box))
+                    conn.send(batch.message())
                 if greyer.error is not None:
                     hashes.flush()
                     stop = ("scale", plain_error(greyer.error), hashes.done)
@@ -285,7 +288,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
             return
         hashes.flush()
         for batch in hashes.ready():
-            conn.send(("batch", batch.codes, batch.detail, batch.box))
+            conn.send(batch.message())
         if len(pts) < HEAD:  # fewer pictures than a head: all of them
             conn.send(("head", np.concatenate(head)))
         done = np.array(pts[: hashes.done], np.int64)

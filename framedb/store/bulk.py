@@ -21,19 +21,20 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _COPY_ROWS = 1 << 16  # rows per buffer handed to the driver (about 5 MB)
 _INSERT_ROWS = 1 << 16  # rows made into Python values at a time for SQLite
-# Rows a statement (a power of two): 896 parameters, under the 999 that SQLite before 3.32 allows
-# by default.
-_VALUES_ROWS = 128
+# Columns of a frames row, and rows a statement: 896 parameters, under the 999 that SQLite before
+# 3.32 allows by default.
+_COLUMNS = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail", "inner_hash")
+_VALUES_ROWS = 896 // len(_COLUMNS)
 
 
 def _field(name: str, kind: str | tuple[str, tuple[int]]) -> list[tuple[Any, ...]]:
     return [(f"{name}_len", ">i4"), (name, *kind) if isinstance(kind, tuple) else (name, kind)]
 
 
-def _frame_row_type(nbytes: int) -> np.dtype:
+def _frame_row_type(nbytes: int, inner: bool) -> np.dtype:
     """A frames row in COPY's binary format: field count, then (length, big-endian value) per
     column: bigint id, bigint video_id, integer ordinal, bigint pts, double time, bytea hash,
-    double detail (the types of migration 0001 in PostgreSQL)."""
+    double detail (migration 0001), bytea inner_hash (0002; without `inner`, a NULL: length -1)."""
     fields: list[tuple[Any, ...]] = [("count", ">i2")]
     for name, kind in (
         ("id", ">i8"),
@@ -45,6 +46,7 @@ def _frame_row_type(nbytes: int) -> np.dtype:
         ("detail", ">f8"),
     ):
         fields += _field(name, kind)
+    fields += _field("inner", ("u1", (nbytes,))) if inner else [("inner_len", ">i4")]
     return np.dtype(fields)
 
 
@@ -56,17 +58,22 @@ def copy_frames(
     times: np.ndarray,
     codes: np.ndarray,
     detail: np.ndarray,
+    inner: np.ndarray | None,
 ) -> None:
     """Insert frames with `COPY ... FROM STDIN (FORMAT BINARY)` inside the open transaction."""
     n, nbytes = codes.shape
-    rows = np.empty(n, _frame_row_type(nbytes))
-    rows["count"] = 7
+    rows = np.empty(n, _frame_row_type(nbytes, inner is not None))
+    rows["count"] = len(_COLUMNS)
     for name, width in (("id", 8), ("video_id", 8), ("ordinal", 4), ("pts", 8), ("time", 8)):
         rows[f"{name}_len"] = width
     rows["hash_len"], rows["detail_len"] = nbytes, 8
     rows["id"], rows["video_id"], rows["ordinal"] = ids, video_id, np.arange(n)
     rows["pts"], rows["time"], rows["hash"], rows["detail"] = pts, times, codes, detail
-    columns = 'id, video_id, ordinal, pts, "time", hash, detail'
+    if inner is None:
+        rows["inner_len"] = -1
+    else:
+        rows["inner_len"], rows["inner"] = nbytes, inner
+    columns = 'id, video_id, ordinal, pts, "time", hash, detail, inner_hash'
     query = f"COPY frames ({columns}) FROM STDIN (FORMAT BINARY)"
     with _driver_cursor(conn) as cur, cur.copy(query) as copy:
         copy.write(_COPY_HEADER)
@@ -75,14 +82,23 @@ def copy_frames(
         copy.write(_COPY_TRAILER)
 
 
+# The columns of codes an index is built from, and the query that reads each in bulk.
+_COPY_CODES = {
+    "hash": "COPY (SELECT id, hash FROM frames ORDER BY id) TO STDOUT (FORMAT BINARY)",
+    "inner_hash": "COPY (SELECT id, inner_hash FROM frames WHERE inner_hash IS NOT NULL "
+    "ORDER BY id) TO STDOUT (FORMAT BINARY)",
+}
+
+
 def copy_codes(
-    conn: Connection, nbytes: int, chunk: int
+    conn: Connection, nbytes: int, chunk: int, column: str = "hash"
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Every (ids, codes) in id order with `COPY ... TO STDOUT (FORMAT BINARY)`, in chunks."""
+    """Every (ids, codes of `column`) in id order with `COPY ... TO STDOUT (FORMAT BINARY)`, in
+    chunks; frames without a code there are left out."""
     row = np.dtype([("count", ">i2"), *_field("id", ">i8"), *_field("hash", ("u1", (nbytes,)))])
     pending = bytearray()
     header = len(_COPY_HEADER)
-    query = "COPY (SELECT id, hash FROM frames ORDER BY id) TO STDOUT (FORMAT BINARY)"
+    query = _COPY_CODES[column]
     with _driver_cursor(conn) as cur, cur.copy(query) as copy:
         for data in copy:
             pending += data
@@ -129,20 +145,24 @@ def sqlite_frames(
     times: np.ndarray,
     codes: np.ndarray,
     detail: np.ndarray,
+    inner: np.ndarray | None,
 ) -> None:
-    """Insert frames through the sqlite3 cursor, up to 128 rows a statement: the rows the
+    """Insert frames through the sqlite3 cursor, up to 112 rows a statement: the rows the
     generic path writes, without SQLAlchemy's binding of a dict per row (about 5x faster), and
-    with one statement step per 128 rows instead of one per row (another 1.7x: 600 rows 1.6 ->
-    0.9 ms). The parameters are made a block at a time as SQLite takes them: 2.6 M rows peaked
-    at ~600 MB of Python objects when made all at once."""
+    with one statement step per 112 rows instead of one per row (another 1.7x at 128 rows of seven
+    columns: 600 rows 1.6 -> 0.9 ms). The parameters are made a block at a time as SQLite takes
+    them: 2.6 M rows peaked at ~600 MB of Python objects when made all at once."""
     n, nbytes = codes.shape
     raw = np.ascontiguousarray(codes, dtype=np.uint8).tobytes()
+    raw_inner = None if inner is None else np.ascontiguousarray(inner, dtype=np.uint8).tobytes()
     wide = detail.astype(np.float64)
+    width = len(_COLUMNS)
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         for start in range(0, n, _INSERT_ROWS):
             stop = min(n, start + _INSERT_ROWS)
-            flat = list(  # row after row, seven values each
+            cut = range(start * nbytes, stop * nbytes, nbytes)
+            flat = list(  # row after row, eight values each
                 itertools.chain.from_iterable(
                     zip(
                         ids[start:stop].tolist(),
@@ -150,19 +170,22 @@ def sqlite_frames(
                         range(start, stop),
                         pts[start:stop].tolist(),
                         times[start:stop].tolist(),
-                        [raw[k : k + nbytes] for k in range(start * nbytes, stop * nbytes, nbytes)],
+                        [raw[k : k + nbytes] for k in cut],
                         wide[start:stop].tolist(),
+                        itertools.repeat(None, stop - start)
+                        if raw_inner is None
+                        else [raw_inner[k : k + nbytes] for k in cut],
                         strict=True,
                     )
                 )
             )
             done, rows = 0, stop - start
             while done < rows:
-                # 128 rows, then the rest in falling powers of two (64, 32, ... 1): eight
+                # 112 rows, then the rest in falling powers of two (64, 32, ... 1): eight
                 # statement texts in all, which sqlite3 keeps prepared, where one of every
                 # length would be prepared anew for most videos (~0.15 ms for 100 rows).
                 step = min(_VALUES_ROWS, 1 << ((rows - done).bit_length() - 1))
-                cur.execute(_insert_values(step), flat[7 * done : 7 * (done + step)])
+                cur.execute(_insert_values(step), flat[width * done : width * (done + step)])
                 done += step
     finally:
         cur.close()
@@ -172,7 +195,5 @@ def sqlite_frames(
 def _insert_values(rows: int) -> str:
     """INSERT of `rows` frames in one statement (the same text each time, so that sqlite3 finds
     it prepared in its statement cache)."""
-    return (
-        "INSERT INTO frames (id, video_id, ordinal, pts, time, hash, detail) VALUES "
-        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
-    )
+    values = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+    return f"INSERT INTO frames ({', '.join(_COLUMNS)}) VALUES " + ", ".join([values] * rows)

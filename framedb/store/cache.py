@@ -1,11 +1,16 @@
-"""The index of the current generation, for one open database: kept in memory, loaded from its
+"""An index of the current generation, for one open database: kept in memory, loaded from its
 file, caught up with the videos added and removed since (framedb.store.catchup) or rebuilt from
-SQL, and saved beside the database when that is worth it; and the update a writer makes to it
-once, after its transactions, from the ids it added and removed."""
+SQL, and saved beside the database when that is worth it; and the update a writer makes to its
+indexes once, after its transactions, from the ids it added and removed.
+
+A database has two: of the frames' hashes ("hash", the file beside the database) and of their
+inner hashes ("inner_hash", the same name with `.inner` before `.faiss`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +20,22 @@ from framedb.store.index import FrameIndex, Manifest
 from framedb.store.rows import Store
 
 
-class IndexCache:
-    """The frame index of one database (`store`), whose file is `path`."""
+def inner_path(path: Path) -> Path:
+    """The inner hashes' index file beside the hashes' one (`a.db.faiss` -> `a.db.inner.faiss`)."""
+    return path.with_name(f"{path.stem}.inner{path.suffix or '.faiss'}")
 
-    def __init__(self, store: Store, path: Path, database_id: str, bits: int) -> None:
+
+class IndexCache:
+    """The index of one database's (`store`) codes in `column`, whose file is `path`."""
+
+    def __init__(
+        self, store: Store, path: Path, database_id: str, bits: int, column: str = "hash"
+    ) -> None:
         self.store = store
         self.path = path
         self.database_id = database_id
         self.bits = bits
+        self.column = column
         self._index: FrameIndex | None = None
         self._generation = -1
         self._version: int | None = None  # the database's data_version when cached
@@ -68,11 +81,11 @@ class IndexCache:
                 index.manifest is None or index.manifest.generation != generation
             )
             if index is not None and stale:
-                changed = catchup.catch_up(index, self.store, conn)
+                changed = catchup.catch_up(index, self.store, conn, self.column)
                 if changed is None:
                     index = None
             if index is None:
-                index = catchup.rebuild(self.store, conn, self.database_id, self.bits)
+                index = catchup.rebuild(self.store, conn, self.database_id, self.bits, self.column)
                 rebuilt = True
         self._index, self._generation = index, generation
         self._version = version
@@ -85,30 +98,35 @@ class IndexCache:
         with contextlib.suppress(OSError):
             index.save(self.path, index.manifest)
 
-    def updating(self) -> IndexUpdate:
-        return IndexUpdate(self)
-
 
 class IndexUpdate:
-    """Collects frame ids added and removed by a writer, then brings the index up to date once."""
+    """Collects the frame ids a writer adds (with their codes of each column) and removes, then
+    brings each index up to date once."""
 
-    def __init__(self, cache: IndexCache) -> None:
-        self.cache = cache
-        self.added: list[tuple[np.ndarray, np.ndarray]] = []
+    def __init__(self, caches: Sequence[IndexCache]) -> None:
+        self.caches = caches
+        self.added: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
         self.removed: list[np.ndarray] = []
 
+    def add(self, ids: np.ndarray, codes: np.ndarray, inner: np.ndarray | None) -> None:
+        """Frames stored under `ids`, with their hashes and (if they have them) inner hashes."""
+        self.added.append((ids, {"hash": codes} | ({} if inner is None else {"inner_hash": inner})))
+
     def __enter__(self) -> IndexUpdate:
-        with self.cache.store.reading() as conn:
-            self.start = self.cache.store.generation(conn)
+        with self.caches[0].store.reading() as conn:
+            self.start = self.caches[0].store.generation(conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if not self.added and not any(len(r) for r in self.removed):
             return
-        cache = self.cache
+        for cache in self.caches:
+            self._update(cache)
+
+    def _update(self, cache: IndexCache) -> None:
         with cache.store.reading() as conn:
             generation = cache.store.generation(conn)
-            held = catchup.stored_videos(conn)
+            held = catchup.stored_videos(conn, cache.column)
         if generation == self.start:  # the changes were rolled back (every commit bumps it)
             return
         index = FrameIndex.load(cache.path, cache.database_id, self.start, cache.bits)
@@ -118,7 +136,8 @@ class IndexUpdate:
             for ids in self.removed:
                 index.remove(ids)
             for ids, codes in self.added:
-                index.add(ids, codes)
+                if cache.column in codes:
+                    index.add(ids, codes[cache.column])
             index.manifest = Manifest(cache.database_id, generation, len(index), cache.bits, held)
             if len(index) != sum(n for _, _, n, _ in held):
                 index = None

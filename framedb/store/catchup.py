@@ -59,8 +59,9 @@ class CommitWatch:
             self._conn = None
 
 
-def stored_videos(conn: Connection) -> Videos:
-    """(video id, first frame id, frames, fingerprint) of every video that has frames."""
+def stored_videos(conn: Connection, column: str = "hash") -> Videos:
+    """(video id, first frame id, frames, fingerprint) of every video with codes in `column`
+    (all with frames for "hash"; for "inner_hash", those stored with inner hashes)."""
     first = (
         select(frames.c.id)
         .where(frames.c.video_id == videos.c.id, frames.c.ordinal == 0)
@@ -71,29 +72,39 @@ def stored_videos(conn: Connection) -> Videos:
         .where(videos.c.frame_count > 0)
         .order_by(videos.c.id)
     )
+    if column == "inner_hash":
+        query = query.where(videos.c.has_inner.is_(True))
     return tuple(
         (int(v), -1 if f is None else int(f), int(n), str(p)) for v, f, n, p in conn.execute(query)
     )
 
 
+# The statement that reads a range of frames' codes of each column straight from sqlite3.
+_SQLITE_CODES = {
+    "hash": "SELECT id, hash FROM frames WHERE id BETWEEN ? AND ? ORDER BY id",
+    "inner_hash": "SELECT id, inner_hash FROM frames WHERE id BETWEEN ? AND ? "
+    "AND inner_hash IS NOT NULL ORDER BY id",
+}
+
+
 def codes_between(
-    conn: Connection, lo: int, hi: int, nbytes: int
+    conn: Connection, lo: int, hi: int, nbytes: int, column: str = "hash"
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(ids, codes) of the frames with lo <= id <= hi, in id order, in chunks."""
+    """(ids, codes of `column`) of the frames with lo <= id <= hi that have one, in id order,
+    in chunks."""
     if conn.dialect.name == "sqlite":
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cur.execute(
-                "SELECT id, hash FROM frames WHERE id BETWEEN ? AND ? ORDER BY id", (lo, hi)
-            )
+            cur.execute(_SQLITE_CODES[column], (lo, hi))
             while rows := cur.fetchmany(CHUNK):
                 yield _arrays(rows, nbytes)
         finally:
             cur.close()
         return
+    codes = frames.c[column]
     query = (
-        select(frames.c.id, frames.c.hash)
-        .where(and_(frames.c.id >= lo, frames.c.id <= hi))
+        select(frames.c.id, codes)
+        .where(and_(frames.c.id >= lo, frames.c.id <= hi), codes.is_not(None))
         .order_by(frames.c.id)
     )
     result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(query)
@@ -107,31 +118,35 @@ def _arrays(rows: Sequence[Any], nbytes: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, codes.reshape(len(rows), nbytes)
 
 
-def rebuild(store: Store, conn: Connection, database_id: str, bits: int) -> FrameIndex:
-    """A new index of every stored frame, read in the transaction `conn` (a snapshot)."""
+def rebuild(
+    store: Store, conn: Connection, database_id: str, bits: int, column: str = "hash"
+) -> FrameIndex:
+    """A new index of the codes in `column` of every stored frame, read in the transaction
+    `conn` (a snapshot)."""
     index = FrameIndex(bits)
-    held = stored_videos(conn)
+    held = stored_videos(conn, column)
     if conn.dialect.name == "sqlite":
         chunks: Iterator[tuple[np.ndarray, np.ndarray]] = codes_between(
-            conn, 0, (1 << 63) - 1, bits // 8
+            conn, 0, (1 << 63) - 1, bits // 8, column
         )
     else:
-        chunks = store.all_codes(conn, bits // 8)
+        chunks = store.all_codes(conn, bits // 8, column=column)
     for ids, codes in chunks:
         index.add(ids, codes)
     index.manifest = Manifest(database_id, store.generation(conn), len(index), bits, held)
     return index
 
 
-def catch_up(index: FrameIndex, store: Store, conn: Connection) -> int | None:
-    """Bring `index` (whose manifest lists its videos) to what SQL holds in the transaction
-    `conn`: remove the frames of videos gone, add those of videos new. Returns how many frames
-    were added or removed, or None when the index cannot be caught up (rebuild it instead)."""
+def catch_up(index: FrameIndex, store: Store, conn: Connection, column: str = "hash") -> int | None:
+    """Bring `index` of `column` (whose manifest lists its videos) to what SQL holds in the
+    transaction `conn`: remove the frames of videos gone, add those of videos new. Returns how
+    many frames were added or removed, or None when the index cannot be caught up (rebuild it
+    instead)."""
     old = index.manifest
     if old is None or old.videos is None:
         return None
     generation = store.generation(conn)
-    now = stored_videos(conn)
+    now = stored_videos(conn, column)
     if any(first < 0 for _, first, _, _ in now):
         return None
     held, wanted = set(old.videos), set(now)
@@ -144,7 +159,7 @@ def catch_up(index: FrameIndex, store: Store, conn: Connection) -> int | None:
         changed += len(ids)
     for _, first, count, _ in sorted(wanted - held):
         got = 0
-        for ids, codes in codes_between(conn, first, first + count - 1, index.bits // 8):
+        for ids, codes in codes_between(conn, first, first + count - 1, index.bits // 8, column):
             index.add(ids, codes)
             got += len(ids)
         if got != count:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from framedb.errors import BadArgumentError, DatabaseError
 from framedb.hashspec import HashSpec
-from framedb.store.cache import IndexCache
+from framedb.store.cache import IndexCache, IndexUpdate, inner_path
 from framedb.store.engine import hide_password, index_cache_path, make_engine, no_space_left
 from framedb.store.rows import Store
 from framedb.store.schema import ensure_schema
@@ -19,18 +19,25 @@ from framedb.store.schema import ensure_schema
 
 @dataclass
 class Database:
-    """An open database: its rows (`store`), its index (`cache`), the hash it was built with and
-    its id, and `location`, the name messages give it (a URL without its password)."""
+    """An open database: its rows (`store`), the indexes of its hashes (`cache`) and of its
+    inner hashes (`inner`), the hash it was built with and its id, and `location`, the name
+    messages give it (a URL without its password)."""
 
     store: Store
     cache: IndexCache
+    inner: IndexCache
     spec: HashSpec
     database_id: str
     location: str
 
+    def updating(self) -> IndexUpdate:
+        """What a writer changes, applied to both indexes once it is done."""
+        return IndexUpdate((self.cache, self.inner))
+
     def close(self) -> None:
         self.store.engine.dispose()
         self.cache.close()
+        self.inner.close()
 
 
 def open_database(
@@ -69,6 +76,12 @@ def open_database(
     database_id = settings["database_id"]
     stored = HashSpec(settings["hash_kind"], int(settings["hash_size"]))
     index = Path(index_path) if index_path else default_index or index_cache_path(database_id)
+    bits = stored.bits
     return Database(
-        store, IndexCache(store, index, database_id, stored.bits), stored, database_id, where
+        store,
+        IndexCache(store, index, database_id, bits),
+        IndexCache(store, inner_path(index), database_id, bits, "inner_hash"),
+        stored,
+        database_id,
+        where,
     )

@@ -21,17 +21,25 @@ class VideoInfo:
     average_rate: Fraction | None
     start_pts: int | None
 
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as shown: turned by the stream's rotation."""
+        turned = self.rotation % 180 == 90
+        return (self.height, self.width) if turned else (self.width, self.height)
+
 
 @dataclass
 class HashedVideo:
-    """Every frame of one video: pts, time, packed hash, detail; `error` is set when decoding
-    stopped early (the frames before it are kept)."""
+    """Every frame of one video: pts, time, packed hash, detail and inner hash (framedb.hashing:
+    of the centre of the picture, or a portrait frame's landscape band); `error` is set when
+    decoding stopped early (the frames before it are kept)."""
 
     info: VideoInfo
     pts: np.ndarray
     times: np.ndarray
     codes: np.ndarray
     detail: np.ndarray
+    inner: np.ndarray
     error: str | None = field(default=None)
 
     def __len__(self) -> int:

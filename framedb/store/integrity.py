@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from framedb.store.cache import IndexCache
+from framedb.store.database import Database
 from framedb.store.index import FrameIndex
 from framedb.store.lock import writer_lock
 from framedb.store.tables import frames
@@ -33,38 +34,73 @@ class CheckReport:
         return {"ok": self.ok, **asdict(self)}
 
 
-def check(cache: IndexCache, location: str, *, repair: bool = False) -> CheckReport:
-    """Videos against their frames, then the index against the frames. A stale or missing index
-    file is not a fault (it is rebuilt from SQL, which is the truth); a disagreement is.
-    `location` names the database in messages."""
+def check(db: Database, *, repair: bool = False) -> CheckReport:
+    """Videos against their frames (and their inner hashes), then each index against the
+    frames. A stale or missing index file is not a fault (it is rebuilt from SQL, which is the
+    truth); a disagreement is."""
     report = CheckReport()
     broken: list[int] = []
-    store = cache.store
+    store, nbytes = db.store, db.spec.nbytes
+    inner = frames.c.inner_hash
     with store.reading() as conn:
         per_video = {
-            int(vid): (int(n), int(top))
-            for vid, n, top in conn.execute(
-                select(frames.c.video_id, func.count(), func.max(frames.c.ordinal)).group_by(
-                    frames.c.video_id
-                )
+            int(vid): (int(n), int(top), int(with_inner), int(bad))
+            for vid, n, top, with_inner, bad in conn.execute(
+                select(
+                    frames.c.video_id,
+                    func.count(),
+                    func.max(frames.c.ordinal),
+                    func.count(inner),
+                    func.count(case((func.length(inner) != nbytes, 1))),
+                ).group_by(frames.c.video_id)
             )
         }
         rows = store.videos(conn)
         generation = store.generation(conn)
         sql_ids = np.sort(np.fromiter(conn.execute(select(frames.c.id)).scalars(), dtype=np.int64))
+        inner_ids = np.sort(
+            np.fromiter(
+                conn.execute(select(frames.c.id).where(inner.is_not(None))).scalars(), np.int64
+            )
+        )
     report.videos, report.frames = len(rows), len(sql_ids)
     known = {v.id for v in rows}
     for video in rows:
-        count, top = per_video.get(video.id, (0, -1))
+        count, top, with_inner, bad = per_video.get(video.id, (0, -1, 0, 0))
         if count != video.frame_count or top != count - 1:
             report.problems.append(
                 f"{video.path}: {count} frames stored (ordinals up to {top}), "
                 f"the video row says {video.frame_count}"
             )
             broken.append(video.id)
+        elif with_inner != (count if video.has_inner else 0) or bad:
+            report.problems.append(
+                f"{video.path}: {with_inner} of {count} frames have an inner hash ({bad} of the "
+                f"wrong size), the video row says {'all' if video.has_inner else 'none'}"
+            )
+            broken.append(video.id)
     orphans = sorted(set(per_video) - known)
     if orphans:
         report.problems.append(f"frames of {len(orphans)} unknown video id(s): {orphans[:5]}")
+    for cache, wanted in ((db.cache, sql_ids), (db.inner, inner_ids)):
+        held = _index_ids(cache, generation, report)
+        if cache is db.cache:
+            report.index_frames = len(held)
+        if not np.array_equal(held, wanted):
+            report.problems.append(
+                f"{cache.path}: holds {len(held)} frame ids, the database {len(wanted)}"
+            )
+    if repair and report.problems:
+        notes = _repair(db, broken, orphans)
+        again = check(db)
+        again.repaired = report.repaired + notes + again.repaired
+        return again
+    return report
+
+
+def _index_ids(cache: IndexCache, generation: int, report: CheckReport) -> np.ndarray:
+    """The frame ids the current index holds, sorted; its file is verified (and rebuilt from SQL
+    if stale, missing or damaged, which `report` notes as repaired)."""
     on_disk = FrameIndex.load(cache.path, cache.database_id, generation, cache.bits)
     if on_disk is None:
         report.repaired.append(f"{cache.path}: missing or stale; brought up to date from SQL")
@@ -72,26 +108,15 @@ def check(cache: IndexCache, location: str, *, repair: bool = False) -> CheckRep
         cache.path.unlink(missing_ok=True)
         cache.forget()
         report.repaired.append(f"{cache.path}: damaged (checksum); rebuilt from SQL")
-    index_ids = np.sort(cache.index().ids())
-    report.index_frames = len(index_ids)
-    if not np.array_equal(index_ids, sql_ids):
-        report.problems.append(
-            f"{cache.path}: holds {len(index_ids)} frame ids, the database {len(sql_ids)}"
-        )
-    if repair and report.problems:
-        notes = _repair(cache, location, broken, orphans)
-        again = check(cache, location)
-        again.repaired = report.repaired + notes + again.repaired
-        return again
-    return report
+    return np.sort(cache.index().ids())
 
 
-def _repair(cache: IndexCache, location: str, broken: list[int], orphans: list[int]) -> list[str]:
+def _repair(db: Database, broken: list[int], orphans: list[int]) -> list[str]:
     """Drop videos whose frames disagree with their row (the next ingest stores them again) and
-    orphan frames; the index follows from the new generation."""
+    orphan frames; the indexes follow from the new generation."""
     notes = []
-    store = cache.store
-    with writer_lock(store.engine, cache.path, location), store.writing() as conn:
+    store = db.store
+    with writer_lock(store.engine, db.cache.path, db.location), store.writing() as conn:
         for video_id in broken:
             store.delete_video(conn, video_id)
             notes.append(f"video {video_id}: removed; ingest it again")

@@ -170,9 +170,15 @@ class Store:
         times: np.ndarray,
         codes: np.ndarray,
         detail: np.ndarray,
+        inner: np.ndarray | None = None,
     ) -> tuple[int, np.ndarray]:
-        """Insert one video and all its frames in bulk; returns (video id, frame ids)."""
-        row = {**row, "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        """Insert one video and all its frames in bulk; returns (video id, frame ids). `inner`:
+        the frames' inner hashes, if they have them."""
+        row = {
+            **row,
+            "has_inner": inner is not None,
+            "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         inserted = conn.execute(_ADD_VIDEO, row).inserted_primary_key
         if inserted is None:
             raise DatabaseError("the database did not return the new video's id")
@@ -181,13 +187,13 @@ class Store:
         first = int(conn.execute(_NEXT_FRAME_ID).scalar_one())
         ids = np.arange(first, first + n, dtype=np.int64)
         if n and self.copy:
-            bulk.copy_frames(conn, ids, video_id, pts, times, codes, detail)
+            bulk.copy_frames(conn, ids, video_id, pts, times, codes, detail, inner)
             self.bump_generation(conn)
         elif n and conn.dialect.name == "sqlite":
-            bulk.sqlite_frames(conn, ids, video_id, pts, times, codes, detail)
+            bulk.sqlite_frames(conn, ids, video_id, pts, times, codes, detail, inner)
             self.bump_generation(conn)
         elif n:
-            cols = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail")
+            cols = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail", "inner_hash")
             hashes = [bytes(c) for c in np.ascontiguousarray(codes)]
             values = zip(
                 ids.tolist(),
@@ -197,6 +203,7 @@ class Store:
                 times.tolist(),
                 hashes,
                 detail.astype(np.float64).tolist(),
+                [None] * n if inner is None else [bytes(c) for c in np.ascontiguousarray(inner)],
                 strict=True,
             )
             conn.execute(insert(frames), [dict(zip(cols, v, strict=True)) for v in values])
@@ -205,12 +212,25 @@ class Store:
 
     # -- frames ------------------------------------------------------------------------------
     def frames_of(self, conn: Connection, video_id: int, nbytes: int) -> FrameArrays:
+        """Every frame of a video, with its inner hashes where it has them."""
         query = (
-            select(frames.c.id, frames.c.ordinal, frames.c.time, frames.c.hash, frames.c.detail)
+            select(
+                frames.c.id,
+                frames.c.ordinal,
+                frames.c.time,
+                frames.c.hash,
+                frames.c.detail,
+                frames.c.inner_hash,
+            )
             .where(frames.c.video_id == video_id)
             .order_by(frames.c.ordinal)
         )
-        return _arrays(conn.execute(query).all(), nbytes, video_id=video_id)
+        rows = conn.execute(query).all()
+        found = _arrays([r[:5] for r in rows], nbytes, video_id=video_id)
+        if rows and all(r[5] is not None for r in rows):
+            inner = np.frombuffer(b"".join(r[5] for r in rows), dtype=np.uint8)
+            found.inner = inner.reshape(len(rows), nbytes)
+        return found
 
     def frame_at(self, conn: Connection, video_id: int, ordinal: int, nbytes: int) -> FrameArrays:
         """One frame of a video by ordinal (empty arrays if there is no such frame)."""
@@ -263,14 +283,16 @@ class Store:
         return _arrays(rows, nbytes)
 
     def all_codes(
-        self, conn: Connection, nbytes: int, chunk: int = 200_000
+        self, conn: Connection, nbytes: int, chunk: int = 200_000, column: str = "hash"
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every (ids, codes) of stored frames, in chunks, for rebuilding the index."""
+        """Every (ids, codes of `column`) of stored frames that have one, in chunks, for
+        rebuilding an index."""
         if self.copy:
-            yield from bulk.copy_codes(conn, nbytes, chunk)
+            yield from bulk.copy_codes(conn, nbytes, chunk, column)
             return
+        col = frames.c[column]
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-            select(frames.c.id, frames.c.hash).order_by(frames.c.id)
+            select(frames.c.id, col).where(col.is_not(None)).order_by(frames.c.id)
         )
         for part in result.partitions(chunk):
             ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
@@ -315,6 +337,7 @@ def _video_row(r: Any) -> VideoRow:
         average_rate=r["average_rate"],
         status=r["status"],
         error=r["error"],
+        has_inner=bool(r["has_inner"]),
     )
 
 

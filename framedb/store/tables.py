@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -53,6 +55,7 @@ videos = Table(
     Column("error", Text),
     Column("hash_kind", String(16), nullable=False),
     Column("hash_size", Integer, nullable=False),
+    Column("has_inner", Boolean, nullable=False, server_default=false()),  # migration 0002
     Column("ingested_at", String(32), nullable=False),
 )
 
@@ -66,6 +69,7 @@ frames = Table(
     Column("time", Float, nullable=False),
     Column("hash", LargeBinary, nullable=False),
     Column("detail", Float, nullable=False),
+    Column("inner_hash", LargeBinary),  # migration 0002; NULL for frames stored before it
     UniqueConstraint("video_id", "ordinal", name="uq_frames_video_ordinal"),
 )
 Index("ix_videos_status", videos.c.status)
@@ -91,6 +95,7 @@ class VideoRow:
     average_rate: str | None
     status: str
     error: str | None
+    has_inner: bool = False  # its frames have inner hashes (stored since migration 0002)
 
     @property
     def fps(self) -> float | None:
@@ -125,6 +130,7 @@ class FrameArrays:
     times: np.ndarray
     codes: np.ndarray
     detail: np.ndarray
+    inner: np.ndarray | None = None  # read only where asked for, and stored (framedb.hashing)
 
 
 def display_path(raw: bytes) -> str:
