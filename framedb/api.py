@@ -108,7 +108,7 @@ class FrameDB:
         cls,
         target: str | os.PathLike[str] = DEFAULT_DB,
         *,
-        hash_kind: str = "phash",
+        hash_kind: str = "dct",
         hash_size: int = 8,
         index_path: str | os.PathLike[str] | None = None,
     ) -> FrameDB:
@@ -191,7 +191,7 @@ class FrameDB:
 
         with (
             writer_lock(self.store.engine, self.index_path, self.location),
-            self._db.cache.updating() as changes,
+            self._db.updating() as changes,
         ):
             yield changes
 
@@ -236,7 +236,7 @@ class FrameDB:
         ids = sorted({result.query.video_id} | {h.video_id for h in result.hits})
         tracks = self.tracks([rows[i] for i in ids])
         names = {i: rows[i].path for i in ids}
-        return extend_hits(result, tracks, names, self.match_params())
+        return extend_hits(result, tracks, names, self.match_params(), self._mirror())
 
     def where_image(
         self, image: str | os.PathLike[str], *, radius: int = DEFAULT_RADIUS, limit: int | None = 20
@@ -255,17 +255,11 @@ class FrameDB:
     def _search(
         self, code: np.ndarray, radius: int, limit: int | None, exclude: tuple[int, int] | None
     ) -> list[Hit]:
-        from framedb.match.hits import hits_of
+        from framedb.match.hits import search
 
         if radius < 0 or radius > self.spec.bits:
             raise BadArgumentError(f"radius {radius} is outside 0..{self.spec.bits}")
-        ids, dists = self.index().search_radius(code, radius)
-        with self.store.reading() as conn:
-            found = self.store.frames_by_id(conn, ids, self.spec.nbytes)
-            names = {
-                v.id: v.path for v in self.store.videos(conn, sorted(set(found.video_ids.tolist())))
-            }
-        hits = hits_of(found, dict(zip(ids.tolist(), dists.tolist(), strict=True)), names, exclude)
+        hits = search(self.index(), self.store, code, radius, self._mirror(), exclude)
         return hits[:limit] if limit else hits
 
     def _frame_at(self, row: VideoRow, ordinal: int) -> FrameArrays:
@@ -319,7 +313,7 @@ class FrameDB:
         with self.store.reading() as conn:
             for row in rows:
                 data = self.store.frames_of(conn, row.id, self.spec.nbytes)
-                tracks[row.id] = Track(row.id, data.times, data.codes, data.detail)
+                tracks[row.id] = Track(row.id, data.times, data.codes, data.detail, data.inner)
         return tracks
 
     def loops(
@@ -332,7 +326,8 @@ class FrameDB:
 
         row = self.video(video)
         track = self.tracks([row])[row.id]
-        groups = named(find_groups([track], self.match_params(min_length)), {row.id: row.path})
+        found = find_groups([track], self.match_params(min_length), mirror=self._mirror())
+        groups = named(found, {row.id: row.path})
         return Loops(row, groups, summarise_loops(track, groups))
 
     def matches(
@@ -357,6 +352,7 @@ class FrameDB:
             list(tracks.values()),
             params or self.match_params(min_length),
             only={v.id for v in chosen} if chosen else None,
+            mirror=self._mirror(),
         )
         return named(found, {i: v.path for i, v in rows.items()})
 
@@ -374,13 +370,20 @@ class FrameDB:
         hashed = hash_video(path, self.spec)
         if not len(hashed):
             raise NotAVideoError(f"{path}: no frames could be decoded")
-        probe = Track(0, hashed.times, hashed.codes, hashed.detail)
+        probe = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
         params = self.match_params(min_length)
         rows = {v.id: v for v in self._matchable()}
-        candidates = videos_near(self.index(), self.store, probe, params)
+        indexes = (self.index(), self._db.inner.index())
+        candidates = videos_near(indexes, self.store, probe, params, self._mirror())
         tracks = self.tracks([rows[i] for i in sorted(candidates) if i in rows])
-        found = find_groups([probe, *tracks.values()], params, only={0})
+        found = find_groups([probe, *tracks.values()], params, only={0}, mirror=self._mirror())
         return named(found, {i: v.path for i, v in rows.items()} | {0: str(path)})
+
+    def _mirror(self) -> np.ndarray | None:
+        """This database's hash's mirror mask (None if its mirrored form is not in its bits)."""
+        from framedb.hashing import mirror_mask
+
+        return mirror_mask(self.spec)
 
     def _matchable(self) -> list[VideoRow]:
         from framedb.store.tables import DONE, PARTIAL
@@ -472,7 +475,7 @@ class FrameDB:
         """Compare the database with itself and the index with the database."""
         from framedb.store.integrity import check
 
-        return check(self._db.cache, self.location, repair=repair)
+        return check(self._db, repair=repair)
 
 
 __all__ = [

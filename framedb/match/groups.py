@@ -1,7 +1,8 @@
 """Groups: every pair segment cuts both videos at its ends and carries each cut across to the other
-side; the pieces each segment maps onto each other are joined (union-find) into groups whose
-occurrences show the same footage aligned at their starts. `find_groups` runs the whole matcher:
-seeds, diagonals, groups."""
+side along its line; the pieces each segment maps onto each other are joined (union-find, with
+each piece's speed and mirroring against its root) into groups whose occurrences show the same
+footage aligned at their starts. `find_groups` runs the whole matcher: views, seeds, diagonals,
+groups."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from framedb.match.align import Pair, chains_of, pair_segments
+from framedb.match.align import Line
+from framedb.match.diagonals import Pair, ViewOf, chains_of, pair_segments
 from framedb.match.seeds import runs_of, seeds_of
 from framedb.match.tracks import Group, MatchParams, Track, nearest, occurrence
+
+Piece = tuple[int, int]  # (track position, piece index)
 
 
 class _Cuts:
@@ -39,10 +43,10 @@ def _cut(tracks: Sequence[Track], pairs: list[Pair], snap: float) -> list[np.nda
     The ends of the longest pair segments are placed first (they were found on the footage
     itself); cuts carried over from other tracks only fill in, `snap` seconds from any other.
     """
-    sides: list[list[tuple[int, int, int, float]]] = [[] for _ in tracks]
+    sides: list[list[tuple[int, int, int, Line]]] = [[] for _ in tracks]
     for p in pairs:
-        sides[p.a].append((p.a0, p.a1, p.b, p.dt))
-        sides[p.b].append((p.b0, p.b1, p.a, -p.dt))
+        sides[p.a].append((p.a0, p.a1, p.b, p.line))
+        sides[p.b].append((p.b0, p.b1, p.a, p.line.inverse()))
     bounds = [np.array([(s[0], s[1]) for s in side], np.int64).reshape(-1, 2) for side in sides]
     cuts = _Cuts([max(1, int(round(snap / t.step))) for t in tracks])
     queue: list[tuple[int, int]] = []
@@ -54,30 +58,48 @@ def _cut(tracks: Sequence[Track], pairs: list[Pair], snap: float) -> list[np.nda
         track, cut = queue.pop()
         inside = np.flatnonzero((bounds[track][:, 0] < cut) & (cut <= bounds[track][:, 1]))
         for s in inside.tolist():
-            _, _, other, dt = sides[track][s]
-            target = int(nearest(tracks[other].times, tracks[track].times[cut] + dt))
+            _, _, other, line = sides[track][s]
+            target = int(nearest(tracks[other].times, line.at(tracks[track].times[cut])))
             if cuts.add(other, target):
                 queue.append((other, target))
     return [np.array(c, np.int64) for c in cuts.cuts]
 
 
 class _Union:
+    """Union-find over pieces that also knows, for each piece, how fast its footage plays and
+    whether it is mirrored, against its root (the first union of two pieces decides)."""
+
     def __init__(self) -> None:
-        self.parent: dict[tuple[int, int], tuple[int, int]] = {}
+        self.parent: dict[Piece, tuple[Piece, float, bool]] = {}
 
-    def find(self, x: tuple[int, int]) -> tuple[int, int]:
-        parent = self.parent
-        root = parent.setdefault(x, x)
-        while root != parent[root]:
-            root = parent[root]
-        while x != root:
-            parent[x], x = root, parent[x]
-        return root
+    def find(self, x: Piece) -> tuple[Piece, float, bool]:
+        """(root, speed of x / speed of root, x mirrored against root); the path is pointed at
+        the root with its weights."""
+        path = []
+        node = x
+        while True:
+            parent, speed, mirrored = self.parent.setdefault(node, (node, 1.0, False))
+            if parent == node:
+                break
+            path.append((node, speed, mirrored))
+            node = parent
+        speed, mirrored = 1.0, False
+        for piece, s, m in reversed(path):
+            speed, mirrored = speed * s, mirrored != m
+            self.parent[piece] = (node, speed, mirrored)
+        return node, speed, mirrored
 
-    def union(self, x: tuple[int, int], y: tuple[int, int]) -> None:
-        rx, ry = self.find(x), self.find(y)
-        if rx != ry:
-            self.parent[max(rx, ry)] = min(rx, ry)
+    def union(self, x: Piece, y: Piece, speed: float, mirrored: bool) -> None:
+        """Join x and y, y playing `speed` times as fast as x, mirrored against it if so."""
+        rx, sx, mx = self.find(x)
+        ry, sy, my = self.find(y)
+        if rx == ry:
+            return
+        # speed(y) = speed * speed(x): ry / rx = (sx * speed) / sy
+        ratio, flip = sx * speed / sy, mx != mirrored != my
+        if ry < rx:
+            rx, ry, ratio = ry, rx, 1.0 / ratio
+        self.parent[ry] = (rx, ratio, flip)
 
 
 def _join(
@@ -85,7 +107,10 @@ def _join(
 ) -> None:
     """Union each piece inside a pair segment's side with the piece its middle maps onto."""
     for p in pairs:
-        for src, lo, hi, dst, dt in ((p.a, p.a0, p.a1, p.b, p.dt), (p.b, p.b0, p.b1, p.a, -p.dt)):
+        for src, lo, hi, dst, line in (
+            (p.a, p.a0, p.a1, p.b, p.line),
+            (p.b, p.b0, p.b1, p.a, p.line.inverse()),
+        ):
             c, times = cuts[src], tracks[src].times
             first = max(0, int(np.searchsorted(c, lo, "right")) - 1)
             last = int(np.searchsorted(c, hi, "right"))
@@ -93,27 +118,39 @@ def _join(
                 mid = (times[c[k]] + times[c[k + 1] - 1]) / 2
                 if not times[lo] <= mid <= times[hi]:
                     continue
-                target = int(nearest(tracks[dst].times, mid + dt))
+                target = int(nearest(tracks[dst].times, line.at(mid)))
                 q = int(np.searchsorted(cuts[dst], target, "right")) - 1
                 if 0 <= q < len(cuts[dst]) - 1:
-                    union.union((src, k), (dst, q))
+                    # dst's footage covers rate-times the time: it plays 1 / rate as fast
+                    union.union((src, k), (dst, q), 1.0 / line.rate, p.mirrored)
 
 
 def _groups(tracks: Sequence[Track], pairs: list[Pair], params: MatchParams) -> list[Group]:
     cuts = _cut(tracks, pairs, params.min_piece / 2)
     union = _Union()
     _join(tracks, pairs, cuts, union)
-    members: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    members: dict[Piece, list[tuple[Piece, float, bool]]] = {}
     for piece in list(union.parent):
-        members.setdefault(union.find(piece), []).append(piece)
+        root, speed, mirrored = union.find(piece)
+        members.setdefault(root, []).append((piece, speed, mirrored))
     groups = []
     for pieces in members.values():
         if len(pieces) < 2:
             continue
-        pieces.sort(key=lambda piece: (tracks[piece[0]].video_id, piece[1]))
-        occ = [occurrence(tracks[t], int(cuts[t][k]), int(cuts[t][k + 1]) - 1) for t, k in pieces]
+        pieces.sort(key=lambda item: (tracks[item[0][0]].video_id, item[0][1]))
+        (t0, _), speed0, mirrored0 = pieces[0]
+        occ = [
+            occurrence(
+                tracks[t],
+                int(cuts[t][k]),
+                int(cuts[t][k + 1]) - 1,
+                rate=speed / speed0,
+                mirrored=mirrored != mirrored0,
+            )
+            for (t, k), speed, mirrored in pieces
+        ]
         first = occ[0]
-        duration = first.end_time - first.start_time + tracks[pieces[0][0]].step
+        duration = first.end_time - first.start_time + tracks[t0].step
         if duration < params.min_piece:
             continue
         groups.append(Group(tuple(occ), first.end_frame - first.start_frame + 1, duration))
@@ -134,23 +171,47 @@ def _check_tracks(tracks: Sequence[Track]) -> None:
         raise ValueError(f"all tracks must use one hash size, got {sorted(widths)} bytes")
 
 
+def views_of(
+    tracks: Sequence[Track], mirror: np.ndarray | None
+) -> tuple[list[Track], list[ViewOf], int]:
+    """The views matching compares, in blocks of one per track: the hashes; with a mirror mask
+    or inner hashes, also the hashes mirrored, the inner hashes, and those mirrored (an empty
+    view where a track has none). Returns (views, what each shows, blocks)."""
+    kinds: list[tuple[bool, np.ndarray | None]] = [(False, None)]
+    if mirror is not None or any(t.inner is not None for t in tracks):
+        kinds += [(False, mirror), (True, None), (True, mirror)]
+    views: list[Track] = []
+    owners: list[ViewOf] = []
+    for k, (inner, mask) in enumerate(kinds):
+        for position, track in enumerate(tracks):
+            view = track if k == 0 else track.view(inner=inner, mirror=mask)
+            if view is None or (k in (1, 3) and mask is None):
+                view = Track(track.video_id, track.times[:0], track.codes[:0], track.detail[:0])
+            views.append(view)
+            owners.append(ViewOf(position, mask is not None, inner))
+    return views, owners, len(kinds)
+
+
 def find_groups(
     tracks: Sequence[Track],
     params: MatchParams = MatchParams(),
     *,
     only: Collection[int] | None = None,
+    mirror: np.ndarray | None = None,
 ) -> list[Group]:
     """All footage shared within and across the tracks, as groups, strongest (longest x
-    occurrences) first. `only`: keep only groups that involve at least one of these video ids."""
+    occurrences) first. `only`: keep only groups that involve at least one of these video ids.
+    `mirror`: the hash's mirror mask (framedb.hashing.mirror_mask), to find mirrored copies."""
     _check_tracks(tracks)
     if not tracks:
         return []
-    runs = runs_of(tracks, params.min_detail)
+    views, owners, blocks = views_of(tracks, mirror)
+    runs = runs_of(views, params.min_detail)
     if len(runs.code) < 2:
         return []
-    seeds = seeds_of(runs, params)
-    chains = chains_of(tracks, runs, seeds, params)
-    pairs = pair_segments(tracks, chains, params)
+    seeds = seeds_of(runs, params, blocks)
+    chains = chains_of(views, owners, runs, seeds, params)
+    pairs = pair_segments(views, owners, chains, params, mirror)
     groups = _groups(tracks, pairs, params)
     if only is not None:
         wanted = set(only)

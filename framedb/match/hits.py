@@ -45,9 +45,10 @@ class Hit:
     first_time: float
     last_time: float
     segment: tuple[Occurrence, Occurrence] | None = None
+    mirrored: bool = False  # the hit shows the query's picture mirrored
 
     def as_dict(self) -> dict[str, Any]:
-        doc = {
+        doc: dict[str, Any] = {
             "video": self.video,
             "frame": self.frame,
             "time": self.time,
@@ -57,6 +58,8 @@ class Hit:
             "first_time": self.first_time,
             "last_time": self.last_time,
         }
+        if self.mirrored:
+            doc["mirrored"] = True
         return doc | ({"segment": [o.as_dict() for o in self.segment]} if self.segment else {})
 
 
@@ -102,6 +105,7 @@ class WhereResult:
                 lines.append(
                     f"  d={h.distance:<3} {format_time(h.time)}  frame {h.frame:<7} "
                     f"(frames {h.first_frame}-{h.last_frame})  {h.video}"
+                    + ("  (mirrored)" if h.mirrored else "")
                 )
         return "\n".join(lines)
 
@@ -141,31 +145,79 @@ def hits_of(
     distance: dict[int, int],
     names: dict[int, str],
     exclude: tuple[int, int] | None,
+    *,
+    mirrored: bool = False,
 ) -> list[Hit]:
     """The hits among `found` (frames within the radius, `distance` by frame id), one per run,
-    nearest first; the run holding `exclude` (video id, ordinal: the query itself) is left out."""
+    nearest first; the run holding `exclude` (video id, ordinal: the query itself) is left out.
+    `mirrored`: they were found with the query's mirrored hash."""
     hits = [
-        Hit(names[vid], vid, *best, first, last, t_first, t_last)
+        Hit(names[vid], vid, *best, first, last, t_first, t_last, mirrored=mirrored)
         for vid, best, first, last, t_first, t_last in hit_runs(found, distance, exclude)
     ]
     hits.sort(key=lambda h: (h.distance, h.video_id, h.frame))
     return hits
 
 
+def search(
+    index: FrameIndex,
+    store: Store,
+    code: np.ndarray,
+    radius: int,
+    mirror: np.ndarray | None,
+    exclude: tuple[int, int] | None,
+) -> list[Hit]:
+    """The hits of one code within `radius` (and, with the hash's `mirror` mask, of its mirrored
+    form), one per run of frames, nearest first; the run holding `exclude` is left out."""
+    queries = [code] if mirror is None else [code, code ^ mirror]
+    found = []
+    with store.reading() as conn:
+        for k, query in enumerate(queries):
+            ids, dists = index.search_radius(query, radius)
+            rows = store.frames_by_id(conn, ids, len(code))
+            names = {v.id: v.path for v in store.videos(conn, sorted(set(rows.video_ids.tolist())))}
+            distance = dict(zip(ids.tolist(), dists.tolist(), strict=True))
+            found.append(hits_of(rows, distance, names, exclude, mirrored=k == 1))
+    return merged(found[0], found[1] if len(found) > 1 else [])
+
+
+def merged(plain: list[Hit], mirrored: list[Hit]) -> list[Hit]:
+    """Hits found with the hash and with its mirrored form, nearest first; a mirrored hit over
+    frames a plain one already covers (a picture that looks like its own mirror) is left out."""
+    covered = {(h.video_id, h.first_frame, h.last_frame) for h in plain}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for vid, lo, hi in covered:
+        spans.setdefault(vid, []).append((lo, hi))
+    extra = [
+        h
+        for h in mirrored
+        if not any(
+            lo <= h.last_frame and h.first_frame <= hi for lo, hi in spans.get(h.video_id, [])
+        )
+    ]
+    return sorted(plain + extra, key=lambda h: (h.distance, h.video_id, h.frame))
+
+
 def extend_hits(
-    result: WhereResult, tracks: dict[int, Track], names: dict[int, str], params: MatchParams
+    result: WhereResult,
+    tracks: dict[int, Track],
+    names: dict[int, str],
+    params: MatchParams,
+    mirror: np.ndarray | None = None,
 ) -> WhereResult:
     """`result` with each hit grown from its matching frame into the pair of occurrences it
-    belongs to (the query's side, the hit's side), where it is not the query frame itself."""
+    belongs to (the query's side, the hit's side), where it is not the query frame itself; a
+    mirrored hit on the mirrored view of its video (`mirror`: the hash's mirror mask)."""
     query = result.query
     if query is None:
         return result
     hits = []
     for hit in result.hits:
+        other = tracks[hit.video_id]
+        if hit.mirrored and mirror is not None:
+            other = other.view(mirror=mirror) or other
         try:
-            ends = extend_occurrence(
-                tracks[query.video_id], query.frame, tracks[hit.video_id], hit.frame, params
-            )
+            ends = extend_occurrence(tracks[query.video_id], query.frame, other, hit.frame, params)
         except ValueError:  # the hit is the query frame itself, seen at another offset
             hits.append(hit)
             continue
@@ -174,11 +226,31 @@ def extend_hits(
     return replace(result, hits=hits)
 
 
-def videos_near(index: FrameIndex, store: Store, probe: Track, params: MatchParams) -> set[int]:
+def videos_near(
+    indexes: tuple[FrameIndex, FrameIndex],
+    store: Store,
+    probe: Track,
+    params: MatchParams,
+    mirror: np.ndarray | None,
+) -> set[int]:
     """Ids of stored videos holding a frame within the seed radius of one of the probe's
-    detailed frames: the only videos worth matching the probe against (`find`)."""
-    detailed = probe.codes[probe.detail >= params.min_detail]
-    ids = [index.search_radius(code, params.radius)[0] for code in np.unique(detailed, axis=0)]
+    detailed frames, as the matcher's views see them: the only videos worth matching the probe
+    against (`find`). `indexes`: of the stored hashes and of the stored inner hashes. The
+    probe's hashes and inner hashes (and, with a mirror mask, both mirrored) are looked up among
+    the hashes; its hashes (and mirrored) among the inner hashes (the probe shows a part)."""
+    detailed = probe.detail >= params.min_detail
+    views = [probe.codes[detailed]]
+    if probe.inner is not None:
+        views.append(probe.inner[detailed])
+    if mirror is not None:
+        views += [v ^ mirror for v in views]
+    lookups = [(indexes[0], v) for v in views]
+    lookups += [(indexes[1], v) for k, v in enumerate(views) if k % 2 == 0 or probe.inner is None]
+    ids = [
+        index.search_radius(code, params.radius)[0]
+        for index, codes in lookups
+        for code in np.unique(codes, axis=0)
+    ]
     if not ids:
         return set()
     with store.reading() as conn:

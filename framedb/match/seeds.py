@@ -1,6 +1,12 @@
 """Seeds: detailed frames collapsed into runs of equal codes, the distinct codes joined once, and
 each run linked to the nearest repetition of a near code (in its own video, then in the next
-video that has it). A clip repeated 3000 times is a chain of 2999 links, not 3000 squared."""
+video that has it). A clip repeated 3000 times is a chain of 2999 links, not 3000 squared.
+
+Tracks are seen in up to four views, in blocks of one view per track (framedb.match.groups):
+their hashes, the hashes mirrored, their inner hashes, those mirrored. The plain links join the
+first block with itself; RELATIONS link other blocks to each other the same way (each run to the
+first near run in the next track that has one), so that a mirrored, cropped or captioned copy is
+seeded from the view that sees it as it is."""
 
 from __future__ import annotations
 
@@ -14,6 +20,12 @@ from framedb.match.tracks import MatchParams, Track
 from framedb.store import mih
 
 EXPAND_CHUNK = 1 << 21  # (run, near code) expansions materialised at a time
+# Views linked beyond hashes with hashes: (block of the run, block it links to, also inside one
+# video). Hashes with mirrored hashes (a mirrored copy, or a mirrored repeat in one video);
+# hashes with inner hashes (a crop or zoom of the other's centre, or a clip in a phone's
+# vertical frame); inner with inner (a caption or logo outside the centre); and the last two
+# mirrored. The rest follow by symmetry (hashes mirrored with inner = hashes with inner mirrored).
+RELATIONS = ((0, 1, True), (0, 2, False), (2, 2, False), (0, 3, False), (2, 3, False))
 
 
 @dataclass(frozen=True)
@@ -123,26 +135,94 @@ class _Linker:
         return _stack(parts)
 
 
-def seeds_of(runs: Runs, params: MatchParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seed pairs of runs (x, y, distance), x before y in (track, time) order.
+def seeds_of(
+    runs: Runs, params: MatchParams, blocks: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed pairs of runs (x, y, distance), over views in `blocks` blocks of one per track.
 
-    For every distinct code v within the radius of its own code, run x is linked to the first run
-    of v at least min_gap later in its own track (its nearest repetition) and, unless x repeats
-    something earlier in its track, to the first run of v in the next track that has v. Per
-    partner track only the closest code within `seed_window` of the earliest link is kept. Costs
-    runs x near codes, never the square of the repetitions: a loop is a chain of links.
+    For every distinct code v within the radius of its own code, run x of the first block is
+    linked to the first run of v at least min_gap later in its own track (its nearest
+    repetition) and, unless x repeats something earlier in its track, to the first run of v in
+    the next track that has v. Per partner track only the closest code within `seed_window` of
+    the earliest link is kept. Costs runs x near codes, never the square of the repetitions: a
+    loop is a chain of links. Then the RELATIONS between blocks, from runs that repeat nothing.
     """
     total = len(runs.code)
+    n = (len(runs.offsets) - 1) // blocks
     linker = _Linker.build(runs, params.radius)
     track_end = runs.offsets[runs.track + 1]
-    everyone = np.ones(total, bool)
-    sx, sy, sd = linker.links(_same_track_from(runs, params.min_gap), track_end, everyone, params)
-    if len(runs.offsets) <= 2:
-        return sx, sy, sd
-    first_showing = np.ones(total, bool)
+    plain = runs.track < n
+    sx, sy, sd = linker.links(_same_track_from(runs, params.min_gap), track_end, plain, params)
+    found = [(sx, sy, sd)]
+    first_showing = plain.copy()
     first_showing[sy] = False
-    ox, oy, od = linker.links(track_end, None, first_showing, params)
-    return np.concatenate([sx, ox]), np.concatenate([sy, oy]), np.concatenate([sd, od])
+    if n > 1:
+        block_end = np.full(total, runs.offsets[n])
+        found.append(linker.links(track_end, block_end, first_showing, params))
+    if blocks > 1:
+        fresh = _fresh(runs, first_showing | ~plain, n)
+        for k1, k2, own in RELATIONS:
+            if k2 < blocks:
+                x = fresh & (runs.track // n == k1)
+                found += _related(linker, runs, x, k2, own, n, params, symmetric=k1 == k2)
+    return _stack(found)
+
+
+def _fresh(runs: Runs, first_showing: np.ndarray, n: int) -> np.ndarray:
+    """Runs of every view whose first frame is not a repetition inside its track: the first
+    block's run holding that frame is a first showing (footage seen before in the track was
+    linked to other tracks from its first showing already)."""
+    out = np.ones(len(runs.code), bool)
+    for t in range(n):
+        lo, hi = runs.offsets[t], runs.offsets[t + 1]
+        heads = runs.frame[lo:hi]
+        for v in range(t + n, len(runs.offsets) - 1, n):
+            a, b = runs.offsets[v], runs.offsets[v + 1]
+            at = np.searchsorted(heads, runs.frame[a:b], "right") - 1
+            out[a:b] = (at < 0) | first_showing[lo + np.maximum(at, 0)]
+    out[: runs.offsets[n]] = first_showing[: runs.offsets[n]]
+    return out
+
+
+def _related(
+    linker: _Linker,
+    runs: Runs,
+    allowed: np.ndarray,
+    block: int,
+    own: bool,
+    n: int,
+    params: MatchParams,
+    *,
+    symmetric: bool,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Links from the `allowed` runs to views of block `block`: to the first near run in the
+    next track after theirs; unless the relation is `symmetric` (a block with itself, whose
+    pairs the later track's runs find), else in the first track from the start; and, when
+    `own`, in their own track at least min_gap later."""
+    track = runs.track % n
+    base = block * n
+    everything = len(runs.code)
+    block_end = np.full(everything, runs.offsets[base + n])
+    found = [linker.links(runs.offsets[base + track + 1], block_end, allowed, params)]
+    if not symmetric:
+        wrap = allowed.copy()
+        wrap[found[0][0]] = False
+        block_start = np.full(everything, runs.offsets[base])
+        found.append(linker.links(block_start, runs.offsets[base + track], wrap, params))
+    if own:
+        start = _from_time(runs, base + track, runs.time + params.min_gap - 1e-9)
+        found.append(linker.links(start, runs.offsets[base + track + 1], allowed, params))
+    return found
+
+
+def _from_time(runs: Runs, view: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each run, the first run of view `view[k]` at or after `times[k]`."""
+    out = np.empty(len(view), np.int64)
+    for v in np.unique(view).tolist():
+        at = np.flatnonzero(view == v)
+        lo, hi = runs.offsets[v], runs.offsets[v + 1]
+        out[at] = lo + np.searchsorted(runs.time[lo:hi], times[at], "left")
+    return out
 
 
 def _stack(

@@ -15,26 +15,58 @@ from framedb.errors import BadArgumentError
 from framedb.hashing import FLAT_DETAIL
 
 DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two frames
+# A rate this close to 1 is 1 as far as people and JSON are told (a 25 vs 24 fps copy plays at
+# 1.0 in footage time; a fitted rate wobbles by a few tenths of a percent).
+RATE_SHOWN = 0.01
 
 
 @dataclass(frozen=True, eq=False)
 class Track:
     """One video as matching sees it: per frame (ordinal = position) time in seconds, packed
-    hash, detail. Compared by identity (it holds arrays)."""
+    hash, detail, and inner hash where it has them (framedb.hashing). Compared by identity (it
+    holds arrays). A view of a track (`view`) has the same times and detail and other codes:
+    its inner hashes, or its hashes mirrored (`mirrored`)."""
 
     video_id: int
     times: np.ndarray
     codes: np.ndarray
     detail: np.ndarray
+    inner: np.ndarray | None = None
+    mirrored: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.times)
         if self.times.ndim != 1 or self.detail.shape != (n,):
             raise ValueError(f"video {self.video_id}: times and detail must be 1-D of equal length")
-        if self.codes.ndim != 2 or self.codes.shape[0] != n or self.codes.dtype != np.uint8:
-            raise ValueError(f"video {self.video_id}: codes must be uint8 of shape (frames, bytes)")
+        for codes in (self.codes, self.inner):
+            if codes is None:
+                continue
+            if codes.ndim not in (2, 3) or codes.shape[0] != n or codes.dtype != np.uint8:
+                raise ValueError(
+                    f"video {self.video_id}: codes must be uint8 of shape (frames, bytes)"
+                )
         if n > 1 and np.any(np.diff(self.times) < 0):
             raise ValueError(f"video {self.video_id}: frame times must be in presentation order")
+
+    def pictures(self, mirror: np.ndarray | None = None) -> Track:
+        """The track with every code it has per frame (its hashes and inner hashes, mirrored
+        with `mirror`) as one (frames, codes, bytes) array: compared along a line, two frames
+        are as near as the nearest of their codes (a crop of one is the other's centre, a
+        captioned one's centre is the other's, ...)."""
+        codes = np.stack([self.codes] + ([] if self.inner is None else [self.inner]), axis=1)
+        if mirror is not None:
+            codes = codes ^ mirror
+        return Track(self.video_id, self.times, codes, self.detail, None, mirror is not None)
+
+    def view(self, *, inner: bool = False, mirror: np.ndarray | None = None) -> Track | None:
+        """The track seen by its inner hashes (`inner`), mirrored (XOR with `mirror`, the hash's
+        mirror mask), or both; None when it has no such view."""
+        codes = self.inner if inner else self.codes
+        if codes is None:
+            return None
+        if mirror is not None:
+            codes = codes ^ mirror
+        return Track(self.video_id, self.times, codes, self.detail, None, mirror is not None)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -127,22 +159,42 @@ class Occurrence:
     start_time: float
     end_time: float
     video: str = field(default="", compare=False)
+    # Against the group's first occurrence (or, in a pair, the other side): its footage plays
+    # `rate` times as fast (p seconds into the first are p / rate seconds into this one), and
+    # left and right are swapped if `mirrored`.
+    rate: float = 1.0
+    mirrored: bool = False
 
     def span(self) -> str:
-        """E.g. '00:00:03.00–00:00:08.97 (frames 90–269)'."""
+        """E.g. '00:00:03.00–00:00:08.97 (frames 90–269)', and how it plays if not as the first
+        occurrence does ('played 1.25x faster, mirrored')."""
+        how = []
+        if abs(self.rate - 1) > RATE_SHOWN:
+            how.append(
+                f"played {self.rate:.2f}x faster"
+                if self.rate > 1
+                else f"played {1 / self.rate:.2f}x slower"
+            )
+        if self.mirrored:
+            how.append("mirrored")
         return (
             f"{format_time(self.start_time)}–{format_time(self.end_time)} "
-            f"(frames {self.start_frame}–{self.end_frame})"
+            f"(frames {self.start_frame}–{self.end_frame})" + (f", {', '.join(how)}" if how else "")
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "video": self.video,
             "start_frame": self.start_frame,
             "end_frame": self.end_frame,
             "start_time": self.start_time,
             "end_time": self.end_time,
         }
+        if abs(self.rate - 1) > RATE_SHOWN:
+            doc["rate"] = round(self.rate, 4)
+        if self.mirrored:
+            doc["mirrored"] = True
+        return doc
 
 
 @dataclass(frozen=True)
@@ -186,13 +238,21 @@ def named(groups: list[Group], names: dict[int, str]) -> list[Group]:
     ]
 
 
-def occurrence(track: Track, first: int, last: int) -> Occurrence:
+def occurrence(
+    track: Track, first: int, last: int, *, rate: float = 1.0, mirrored: bool = False
+) -> Occurrence:
     return Occurrence(
-        track.video_id, first, last, float(track.times[first]), float(track.times[last])
+        track.video_id,
+        first,
+        last,
+        float(track.times[first]),
+        float(track.times[last]),
+        rate=rate,
+        mirrored=mirrored,
     )
 
 
-def nearest(times: np.ndarray, t: np.ndarray) -> np.ndarray:
+def nearest(times: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     """Index of the frame time nearest to each of `t` (times sorted)."""
     if len(times) == 1:
         return np.zeros(np.shape(t), np.int64)

@@ -1,0 +1,372 @@
+"""Diagonals: the seeds of a pair of views chained along one line (an offset, and for views of
+two videos a rate), each chain refined and extended along its line and checked, into pair
+segments. Nearby lines over the same frames are shadows of one alignment and are not extended
+twice; pair segments of one pair of videos that overlap on one line are merged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from framedb.match.align import Line, compare, cost, extent, moving, refine, snap
+from framedb.match.seeds import Runs
+from framedb.match.tracks import MatchParams, Track
+
+SAME_DIAGONAL = 3.0  # offsets this many frames apart over the same frames are one diagonal
+# Rates tried between two videos: 0.5x to 2x, 2 % apart (seeds of the true rate then fall in the
+# bins of the nearest one, two frames wide, over ten seconds of footage); 1 is the plain binning.
+RATES = np.exp(np.arange(round(np.log(0.5) / 0.02), round(np.log(2.0) / 0.02) + 1) * 0.02)
+RATE_BIN = 2.0  # frames
+MIN_RATE_SEEDS = 8  # seeds on a line of another rate before it is worth extending
+MAX_RATE_SEEDS = 20_000  # seeds of one pair of videos the rate search looks at, at most
+MIN_RATE_CHANGE = 0.04  # log of a rate: closer to 1 than this (4 %), footage plays at rate 1
+RATE_MARGIN = 1.5  # bits a frame a line of another rate must beat the plain line by
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A pair segment: frames a0..a1 of track a show what b0..b1 of track b show, along `line`
+    (t_b = line.rate * t_a + line.dt), b's pictures mirrored if `mirrored`."""
+
+    a: int
+    b: int
+    line: Line
+    a0: int
+    a1: int
+    b0: int
+    b1: int
+    mirrored: bool = False
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Seeds on one line between views a and b: frames i0..i1 of a, j0..j1 of b."""
+
+    a: int
+    b: int
+    line: Line
+    i0: int
+    i1: int
+    j0: int
+    j1: int
+    support: int
+
+
+@dataclass(frozen=True)
+class ViewOf:
+    """Which track a view shows (its position in the tracks), whether mirrored, and whether by
+    its inner hashes."""
+
+    track: int
+    mirrored: bool
+    inner: bool = False
+
+
+def chains_of(
+    views: Sequence[Track],
+    owners: Sequence[ViewOf],
+    runs: Runs,
+    seeds: tuple[np.ndarray, ...],
+    params: MatchParams,
+) -> list[Chain]:
+    """Seeds binned by offset (one frame wide) and chained along time with gaps <= max_gap; for
+    views of two videos, also along lines of other rates (0.5x to 2x). Strongest first.
+
+    A chain's offset is the median of all seeds of its pair of views within two frames of its
+    bin over its time span: seeds scatter over neighbouring bins (slow footage, other frame
+    rates), and one bin alone would bias it by up to a frame. Seeds of a long plain chain
+    are left out of the search for other rates (they are explained at rate 1).
+    """
+    x, y, _ = seeds
+    if not len(x):
+        return []
+    a, b, ta = runs.track[x], runs.track[y], runs.time[x]
+    ia, ib = runs.frame[x], runs.frame[y]
+    tb = runs.time[y]
+    order = np.lexsort((ta, b, a))
+    a, b, ia, ib, ta, tb = a[order], b[order], ia[order], ib[order], ta[order], tb[order]
+    edges = np.flatnonzero((a[1:] != a[:-1]) | (b[1:] != b[:-1])) + 1
+    chains = []
+    for s, e in zip(np.r_[0, edges], np.r_[edges, len(a)], strict=True):
+        pa, pb = int(a[s]), int(b[s])
+        width = max(views[pa].step, views[pb].step)
+        frames = np.stack([ia[s:e], ib[s:e]])
+        plain, on_plain = _pair_chains(pa, pb, frames, ta[s:e], tb[s:e] - ta[s:e], width, params)
+        chains += plain
+        if owners[pa].track != owners[pb].track:
+            rest = ~on_plain
+            chains += _rate_chains(
+                pa, pb, frames[:, rest], ta[s:e][rest], tb[s:e][rest], width, params
+            )
+
+    # Best supported first; a line of another rate counts its seeds at 2/3: footage at another
+    # rate is the exception, and slow footage fits lines of other rates over parts of a plain one.
+    # Whole pictures before inner ones: they place a line more exactly (more of the picture moves).
+    def rank(c: Chain) -> tuple[float, bool, int, int, int]:
+        inner = owners[c.a].inner or owners[c.b].inner
+        support = c.support if c.line.rate == 1.0 else c.support / 1.5
+        return -support, inner, c.a, c.b, c.i0
+
+    chains.sort(key=rank)
+    return chains
+
+
+def _pair_chains(
+    a: int,
+    b: int,
+    frames: np.ndarray,
+    ta: np.ndarray,
+    dt: np.ndarray,
+    width: float,
+    params: MatchParams,
+) -> tuple[list[Chain], np.ndarray]:
+    """Chains of one pair of views at rate 1, and which seeds lie on one of at least
+    2 x MIN_RATE_SEEDS; seeds (frames: rows a, b) come sorted by time in a."""
+    k = np.round(dt / width).astype(np.int64)
+    order = np.lexsort((ta, k))
+    ks, ts = k[order], ta[order]
+    brk = np.ones(len(ks), bool)
+    brk[1:] = (ks[1:] != ks[:-1]) | ((ts[1:] - ts[:-1]) > params.max_gap)
+    starts = np.flatnonzero(brk)
+    ends = np.append(starts[1:], len(ks))
+    chains = []
+    long = np.zeros(len(ta), bool)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if e - s < params.min_seeds:
+            continue
+        if e - s >= 2 * MIN_RATE_SEEDS:
+            long[order[s:e]] = True
+        lo = int(np.searchsorted(ta, ts[s], "left"))
+        hi = int(np.searchsorted(ta, ts[e - 1], "right"))
+        near = dt[lo:hi]
+        near = near[np.abs(near - ks[s] * width) <= 2 * width]
+        ia, ib = frames[0, order[s:e]], frames[1, order[s:e]]
+        line = Line(float(np.median(near)))
+        chains.append(
+            Chain(a, b, line, int(ia.min()), int(ia.max()), int(ib.min()), int(ib.max()), e - s)
+        )
+    return chains, long
+
+
+def _rate_chains(
+    a: int,
+    b: int,
+    frames: np.ndarray,
+    ta: np.ndarray,
+    tb: np.ndarray,
+    width: float,
+    params: MatchParams,
+) -> list[Chain]:
+    """Chains of one pair of views along lines of other rates (a Hough transform over RATES):
+    per rate, seeds binned by t_b - rate * t_a, RATE_BIN frames wide, chained along time; a
+    chain of at least MIN_RATE_SEEDS seeds gets the line fitted to its seeds (least squares).
+    Rates within 3 % of 1 are left to the plain chains."""
+    if len(ta) < MIN_RATE_SEEDS:
+        return []
+    if len(ta) > MAX_RATE_SEEDS:
+        keep = np.linspace(0, len(ta) - 1, MAX_RATE_SEEDS).astype(np.int64)
+        frames, ta, tb = frames[:, keep], ta[keep], tb[keep]
+    best: dict[tuple[int, int], Chain] = {}
+    for rate in RATES:
+        if abs(np.log(rate)) < MIN_RATE_CHANGE - 0.01:
+            continue
+        k = np.round((tb - rate * ta) / (RATE_BIN * width)).astype(np.int64)
+        order = np.lexsort((ta, k))
+        ks, ts = k[order], ta[order]
+        brk = np.ones(len(ks), bool)
+        brk[1:] = (ks[1:] != ks[:-1]) | ((ts[1:] - ts[:-1]) > params.max_gap)
+        starts = np.flatnonzero(brk)
+        ends = np.append(starts[1:], len(ks))
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            if e - s < MIN_RATE_SEEDS:
+                continue
+            pick = order[s:e]
+            fit_rate, fit_dt = np.polyfit(ta[pick], tb[pick], 1)
+            if not 0.45 <= fit_rate <= 2.2 or abs(np.log(fit_rate)) < MIN_RATE_CHANGE:
+                continue
+            ia, ib = frames[0, pick], frames[1, pick]
+            chain = Chain(
+                a,
+                b,
+                Line(float(fit_dt), float(fit_rate)),
+                int(ia.min()),
+                int(ia.max()),
+                int(ib.min()),
+                int(ib.max()),
+                e - s,
+            )
+            span = (chain.i0 // 32, chain.j0 // 32)  # one chain per stretch: its best rate
+            if span not in best or chain.support > best[span].support:
+                best[span] = chain
+    return list(best.values())
+
+
+def _segment(
+    ta: Track, tb: Track, chain: Chain, params: MatchParams, same: bool
+) -> tuple[Pair | None, Line, int, int]:
+    """Extend one chain into a checked pair segment between tracks `ta` and `tb` (as
+    `Track.pictures` gives them; or None); also the line used and the range of `ta` looked at,
+    so that later chains on it can be skipped."""
+    line = refine(ta, tb, chain.line, chain.i0, chain.i1, params, same=same)
+    a0, a1, _, _ = extent(ta, tb, line, chain.i0, chain.i1, params)
+    line = refine(ta, tb, line, a0, a1, params, same=same)  # again, on all the frames found
+    if line.rate != 1.0 and not _rate_wins(ta, tb, line, a0, a1, params, same):
+        return None, line, chain.i0, chain.i1  # a plain line's business
+    a0, a1, seen_lo, seen_hi = extent(ta, tb, line, chain.i0, chain.i1, params)
+    idx = np.arange(a0, a1 + 1)
+    dist, status = compare(ta, tb, line, idx, params)
+    matched = idx[status == 1]
+    length = ta.times[a1] - ta.times[a0] + ta.step
+    if (
+        length < params.min_length
+        or (status == 1).sum() < 0.5 * (status != 0).sum()
+        or np.median(dist[status != 0]) > params.radius + 2
+        or not moving(ta, tb, line, matched, params)
+    ):
+        return None, line, seen_lo, seen_hi
+    b0, b1, _, _ = extent(tb, ta, line.inverse(), chain.j0, chain.j1, params)
+    if abs(line.at(ta.times[a0]) - tb.times[b0]) > 0.25 * tb.step:  # off the frame grid
+        a0, b0 = snap(ta, tb, a0, b0, params)
+    if a0 > a1 or b0 > b1:
+        return None, line, seen_lo, seen_hi
+    return Pair(chain.a, chain.b, line, a0, a1, b0, b1), line, seen_lo, seen_hi
+
+
+def _rate_wins(
+    ta: Track, tb: Track, line: Line, a0: int, a1: int, params: MatchParams, same: bool
+) -> bool:
+    """Whether a line of another rate is that rate's: at least 4 % from 1, and over frames
+    a0..a1 clearly better (RATE_MARGIN bits a frame) than every plain line through one of
+    nine points along it (slow footage, or a crop, fits a line of another rate nearly as well
+    as the plain one it crosses)."""
+    if abs(np.log(line.rate)) < MIN_RATE_CHANGE:
+        return False
+    idx = np.arange(a0, a1 + 1)
+    idx = idx[ta.detail[idx] >= params.min_detail]
+    if not len(idx):
+        return False
+    own = cost(ta, tb, line, idx, params)
+    for t in np.linspace(float(ta.times[idx[0]]), float(ta.times[idx[-1]]), 9):
+        plain = refine(ta, tb, Line(float(line.at(t)) - t), a0, a1, params, same=same)
+        if cost(ta, tb, plain, idx, params) <= own + RATE_MARGIN:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A line already extended: it, the frames of view a looked at, and whether it became a
+    pair segment."""
+
+    line: Line
+    lo: int
+    hi: int
+    accepted: bool
+
+
+def _explained(
+    chain: Chain, seen: list[_Seen], ta: Track, width: float, lag: float, same: bool
+) -> bool:
+    """Whether an earlier extension already covers the chain: the same diagonal (to within
+    SAME_DIAGONAL frames, at a rate within 1 %), a shadow of an accepted one (less than
+    motion_lag away where the chain is, whatever its rate: slow footage matches nearly as well),
+    or, inside one video, a multiple k x P of a loop's period P found earlier (k steps of P imply
+    it)."""
+    mid = float(ta.times[(chain.i0 + chain.i1) // 2])
+    for s in seen:
+        if not s.lo <= chain.i0 <= chain.i1 <= s.hi:
+            continue
+        apart = abs(float(chain.line.at(mid)) - float(s.line.at(mid)))
+        if s.accepted and apart <= max(SAME_DIAGONAL * width, lag) + 1e-9:
+            return True
+        if abs(np.log(chain.line.rate / s.line.rate)) > 0.01:
+            continue
+        if apart <= SAME_DIAGONAL * width + 1e-9:
+            return True
+        dt, period = chain.line.dt, s.line.dt
+        k = round(dt / period) if same and period > 0 else 0
+        if (
+            k >= 2
+            and abs(dt - k * period) <= SAME_DIAGONAL * width + 1e-9
+            and chain.i1 + (k - 1) * round(period / ta.step) <= s.hi
+        ):
+            return True
+    return False
+
+
+def pair_segments(
+    views: Sequence[Track],
+    owners: Sequence[ViewOf],
+    chains: list[Chain],
+    params: MatchParams,
+    mirror: np.ndarray | None = None,
+) -> list[Pair]:
+    """Pair segments from the chains, strongest first, skipping chains already explained; in
+    track positions (`owners` of the views), mirrored where one view is and the other not. A
+    chain, found on one view of each track, is extended on all their codes at once (`mirror`:
+    the hash's mirror mask)."""
+    seen: dict[tuple[int, int, bool], list[_Seen]] = {}
+    found: list[Pair] = []
+    pictures: dict[tuple[int, bool], Track] = {}  # all codes of a track, as extension compares
+
+    def of(view: ViewOf) -> Track:
+        key = (view.track, view.mirrored)
+        if key not in pictures:
+            whole = views[view.track]  # the first block: the track itself
+            pictures[key] = whole.pictures(mirror if view.mirrored else None)
+        return pictures[key]
+
+    for chain in chains:
+        if owners[chain.a].track > owners[chain.b].track:  # one direction per pair of tracks
+            chain = _flipped(chain)
+        va, vb = owners[chain.a], owners[chain.b]
+        same = va.track == vb.track
+        ta, tb = views[chain.a], views[chain.b]
+        done = seen.setdefault((va.track, vb.track, va.mirrored != vb.mirrored), [])
+        if _explained(chain, done, ta, max(ta.step, tb.step), params.motion_lag, same):
+            continue
+        ta = of(ViewOf(va.track, False))
+        tb = of(ViewOf(vb.track, va.mirrored != vb.mirrored))
+        pair, line, lo, hi = _segment(ta, tb, chain, params, same)
+        done.append(_Seen(line, min(lo, chain.i0), max(hi, chain.i1), pair is not None))
+        if pair is not None:
+            mirrored = va.mirrored != vb.mirrored
+            found.append(
+                Pair(va.track, vb.track, line, pair.a0, pair.a1, pair.b0, pair.b1, mirrored)
+            )
+    times: dict[int, np.ndarray] = {}
+    for view, owner in zip(views, owners, strict=True):
+        times.setdefault(owner.track, view.times)  # the first block: every track's own view
+    return _merge(found, times, params)
+
+
+def _flipped(c: Chain) -> Chain:
+    """The same chain seen from its other view."""
+    return Chain(c.b, c.a, c.line.inverse(), c.j0, c.j1, c.i0, c.i1, c.support)
+
+
+def _merge(pairs: list[Pair], times: dict[int, np.ndarray], params: MatchParams) -> list[Pair]:
+    """Overlapping pair segments of one pair of tracks on one line (less than motion_lag apart
+    where they overlap, rates within 1 %), as one; the line of the first found (the best
+    supported) is kept."""
+    out: dict[tuple[int, int, bool], list[Pair]] = {}
+    for p in pairs:
+        kept = out.setdefault((p.a, p.b, p.mirrored), [])
+        for k, q in enumerate(kept):
+            if not (p.a0 <= q.a1 + 1 and q.a0 <= p.a1 + 1):
+                continue
+            mid = float(times[p.a][(max(p.a0, q.a0) + min(p.a1, q.a1)) // 2])
+            same_line = (
+                abs(np.log(p.line.rate / q.line.rate)) <= 0.01
+                and abs(float(q.line.at(mid)) - float(p.line.at(mid))) < params.motion_lag
+            )
+            if same_line:
+                a0, a1 = min(p.a0, q.a0), max(p.a1, q.a1)
+                b0, b1 = min(p.b0, q.b0), max(p.b1, q.b1)
+                kept[k] = Pair(q.a, q.b, q.line, a0, a1, b0, b1, q.mirrored)
+                break
+        else:
+            kept.append(p)
+    return [p for kept in out.values() for p in kept]
