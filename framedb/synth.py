@@ -1,4 +1,5 @@
-"""Synthetic footage with known ground truth, encoded with PyAV: for the demo, tests and benchmarks.
+"""Synthetic footage with known ground truth, encoded with PyAV: for the demo, tests and benchmarks;
+and the looks reused footage is given (mirrored, cropped, captioned, in a phone's frame, ...).
 
 Footage is a function of (scene, time) drawn in coordinates relative to the picture size, so the
 same scene at the same time looks the same at any resolution, frame rate, codec or quality. A video
@@ -7,7 +8,8 @@ is a list of segments laid end to end; the test knows exactly which source time 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image, ImageFilter
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Segment:
     start: float
     duration: float
     kind: str = "scene"
+    speed: float = 1.0  # footage seconds a second of the video shows (1.25: played faster)
 
 
 @lru_cache(maxsize=32)
@@ -69,7 +73,7 @@ def render(scene: int, t: float, width: int, height: int) -> np.ndarray:
 def picture(segment: Segment, offset: float, width: int, height: int) -> np.ndarray:
     """The picture `offset` seconds into `segment`."""
     if segment.kind == "scene":
-        return render(segment.scene, segment.start + offset, width, height)
+        return render(segment.scene, segment.start + offset * segment.speed, width, height)
     if segment.kind == "still":
         return render(segment.scene, segment.start, width, height)
     if segment.kind == "black":
@@ -101,22 +105,31 @@ def write_video(
     bframes: int = 0,
     start_pts: int = 0,
     frame_times: Sequence[float] | None = None,
+    look: Callable[[np.ndarray, float, int], np.ndarray] | None = None,
 ) -> list[float]:
     """Encode `segments` to `path` and return the video time of every frame written.
 
     `frame_times` gives explicit (variable-rate) frame times instead of a constant `fps`;
-    `start_pts` shifts every timestamp so that the stream starts later than zero.
+    `start_pts` shifts every timestamp so that the stream starts later than zero; `look`
+    changes every picture (a look below: the frame size is that of its pictures).
     """
     total = sum(seg.duration for seg in segments)
     if frame_times is None:
         frame_times = [i / fps for i in range(int(round(total * fps)))]
     width, height = size
+
+    def drawn(k: int, t: float) -> np.ndarray:
+        seg, offset = locate(segments, t)
+        rgb = picture(segments[seg], offset, width, height)
+        return rgb if look is None else look(rgb, t, k)
+
+    shown = drawn(0, frame_times[0]).shape if frame_times else (height, width)
     time_base = Fraction(1, fps * 1000)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         if not isinstance(stream, av.VideoStream):
             raise ValueError(f"{codec} is not a video codec")
-        stream.width, stream.height = width, height
+        stream.height, stream.width = shown[0], shown[1]
         stream.pix_fmt = "yuv420p"
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
@@ -124,11 +137,8 @@ def write_video(
             stream.options = {"crf": str(crf), "preset": "veryfast", "bf": str(bframes)}
         elif codec in ("mpeg4", "mpeg2video"):
             stream.options = {"qscale": str(max(1, crf // 4)), "bf": str(bframes)}
-        for t in frame_times:
-            seg, offset = locate(segments, t)
-            frame = av.VideoFrame.from_ndarray(
-                picture(segments[seg], offset, width, height), "rgb24"
-            )
+        for k, t in enumerate(frame_times):
+            frame = av.VideoFrame.from_ndarray(drawn(k, t), "rgb24")
             frame.pts = start_pts + int(round(t / time_base))
             frame.time_base = time_base
             for packet in stream.encode(frame):
@@ -159,6 +169,189 @@ def write_demo(folder: Path) -> list[Path]:
         crf=32,
     )
     return [looped, reupload]
+
+
+# ---------------------------------------------------------------------------------------------
+# Looks: how reused footage is changed. Frozen dataclasses (a repr names a recipe), each a frame
+# (RGB, its time, its number) -> frame.
+
+
+def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC))
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Scaled down to `width` pixels wide, keeping the aspect (160x90 for 16:9)."""
+
+    width: int
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        return _resize(rgb, (self.width, max(2, round(self.width * h / w / 2) * 2)))
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """Flipped left to right."""
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        return np.ascontiguousarray(rgb[:, ::-1])
+
+
+@dataclass(frozen=True)
+class Crop:
+    """The centre `keep` of the picture, scaled back to full size (keep 1/1.2 is a 1.2x zoom)."""
+
+    keep: float
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        cw, ch = round(w * self.keep), round(h * self.keep)
+        x, y = (w - cw) // 2, (h - ch) // 2
+        return _resize(np.ascontiguousarray(rgb[y : y + ch, x : x + cw]), (w, h))
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A dark box over the bottom `fraction` of the picture with two lines of white word-bars."""
+
+    fraction: float = 0.15
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        box = round(h * self.fraction)
+        out = rgb.copy()
+        out[h - box :] = out[h - box :] // 5
+        rng = np.random.default_rng(7)
+        bar = max(2, round(box * 0.22))
+        for line, right in ((0.2, 0.9), (0.58, 0.6)):
+            y, x = h - box + round(box * line), round(w * 0.04)
+            while x < w * right:
+                word = round(w * rng.uniform(0.03, 0.09))
+                out[y : y + bar, x : x + word] = 235
+                x += word + round(w * 0.014)
+        return out
+
+
+@dataclass(frozen=True)
+class Logo:
+    """An opaque coloured badge (`fraction` of the width) with a white ring, top right."""
+
+    fraction: float = 0.10
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        size, margin = round(w * self.fraction), round(w * 0.03)
+        yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+        r = np.hypot(xx, yy) / size
+        badge = np.empty((size, size, 3), np.uint8)
+        badge[:] = (220, 70, 30)
+        badge[(r > 0.18) & (r < 0.32)] = 250
+        out = rgb.copy()
+        out[margin : margin + size, w - margin - size : w - margin] = badge
+        return out
+
+
+@dataclass(frozen=True)
+class PiP:
+    """The footage at half width and height over other moving footage, at a fixed place."""
+
+    scene: int
+    scale: float = 0.5
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        out = render(self.scene, t, w, h)
+        sw, sh = round(w * self.scale / 2) * 2, round(h * self.scale / 2) * 2
+        x, y = round(w * 0.44), round(h * 0.08)
+        out[y : y + sh, x : x + sw] = _resize(rgb, (sw, sh))
+        return out
+
+
+@dataclass(frozen=True)
+class Rotate:
+    """Rotated about the centre, zoomed just enough to leave no empty corners."""
+
+    degrees: float = 5.0
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        a = math.radians(self.degrees)
+        zoom = math.cos(a) + max(w / h, h / w) * math.sin(a)
+        cos, sin = math.cos(a) / zoom, math.sin(a) / zoom
+        cx, cy = w / 2, h / 2
+        # Output pixel -> input pixel: the inverse rotation and zoom about the centre.
+        affine = (cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy)
+        image = Image.fromarray(rgb).transform(
+            (w, h), Image.Transform.AFFINE, affine, Image.Resampling.BICUBIC
+        )
+        return np.asarray(image)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A portrait canvas: the footage at full width in the middle, a blurred zoomed copy around."""
+
+    width: int = 360
+    height: int = 640
+    blur: float = 12.0
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        zoom = max(self.width / w, self.height / h)
+        cw, ch = self.width / zoom, self.height / zoom  # the part that fills the canvas
+        box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+        # Blurred at a quarter of the size and scaled up: the same fill, a tenth of the time.
+        small = Image.fromarray(rgb).resize((self.width // 4, self.height // 4), box=box)
+        back = small.filter(ImageFilter.GaussianBlur(self.blur / 4))
+        out = np.array(back.resize((self.width, self.height), Image.Resampling.BILINEAR))
+        fh = round(self.width * h / w / 2) * 2
+        top = (self.height - fh) // 2
+        out[top : top + fh] = _resize(rgb, (self.width, fh))
+        return out
+
+
+@dataclass(frozen=True)
+class Grey:
+    """Greyscale: the luma of each pixel in all three channels."""
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.repeat(np.clip(luma + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+@dataclass(frozen=True)
+class Blur:
+    """A Gaussian blur of `radius` pixels."""
+
+    radius: float = 2.5
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        return np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(self.radius)))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Gaussian noise of standard deviation `sd` grey levels, new in every frame."""
+
+    sd: float = 10.0
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        noise = np.random.default_rng(k).normal(0, self.sd, rgb.shape).astype(np.float32)
+        return np.clip(rgb + noise, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Several transformations, in order."""
+
+    looks: tuple[object, ...]
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        for look in self.looks:
+            rgb = look(rgb, t, k)  # type: ignore[operator]
+        return rgb
 
 
 if __name__ == "__main__":
