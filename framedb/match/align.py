@@ -37,7 +37,7 @@ class Line:
 
 def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamming distances of frames' codes, pairwise along the first axis: (n, bytes) each, or
-    (n, codes, bytes) each (`Track.pictures`), then the least over every pair of their codes."""
+    (n, codes, bytes) each (`Track.beside`), then the least over every pair of their codes."""
     if a.ndim == 2:
         return hamming(a, b)
     return hamming(a[:, :, None, :], b[:, None, :, :]).min(axis=(1, 2))

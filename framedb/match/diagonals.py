@@ -207,7 +207,7 @@ def _segment(
     ta: Track, tb: Track, chain: Chain, params: MatchParams, same: bool
 ) -> tuple[Pair | None, Line, int, int]:
     """Extend one chain into a checked pair segment between tracks `ta` and `tb` (as
-    `Track.pictures` gives them; or None); also the line used and the range of `ta` looked at,
+    `compared` gives them; or None); also the line used and the range of `ta` looked at,
     so that later chains on it can be skipped."""
     line = refine(ta, tb, chain.line, chain.i0, chain.i1, params, same=same)
     a0, a1, _, _ = extent(ta, tb, line, chain.i0, chain.i1, params)
@@ -301,22 +301,25 @@ def pair_segments(
     owners: Sequence[ViewOf],
     chains: list[Chain],
     params: MatchParams,
-    mirror: np.ndarray | None = None,
 ) -> list[Pair]:
     """Pair segments from the chains, strongest first, skipping chains already explained; in
     track positions (`owners` of the views), mirrored where one view is and the other not. A
-    chain, found on one view of each track, is extended on all their codes at once (`mirror`:
-    the hash's mirror mask)."""
+    chain of whole pictures is extended on whole pictures: the least of several distances lets
+    near misses through, which would carry a loop's ends into look-alike footage. A chain found
+    on inner hashes (a crop, a zoom, an overlay) is extended on every code of both frames, whole
+    and inner: a crop of 90 % sits between the two scales stored, near each in turn."""
     seen: dict[tuple[int, int, bool], list[_Seen]] = {}
     found: list[Pair] = []
-    pictures: dict[tuple[int, bool], Track] = {}  # all codes of a track, as extension compares
+    position: dict[ViewOf, int] = {}
+    for k, owner in enumerate(owners):
+        position.setdefault(owner, k)  # the first: an empty view may repeat a key
 
-    def of(view: ViewOf) -> Track:
-        key = (view.track, view.mirrored)
-        if key not in pictures:
-            whole = views[view.track]  # the first block: the track itself
-            pictures[key] = whole.pictures(mirror if view.mirrored else None)
-        return pictures[key]
+    def compared(k: int) -> Track:
+        """Every code of view k's track, mirrored like it: its whole and its inner views."""
+        own = owners[k]
+        both = [views[position[ViewOf(own.track, own.mirrored, inner)]] for inner in (False, True)]
+        whole, *inner = [view for view in both if len(view)]
+        return whole.beside(*inner)
 
     for chain in chains:
         if owners[chain.a].track > owners[chain.b].track:  # one direction per pair of tracks
@@ -327,8 +330,8 @@ def pair_segments(
         done = seen.setdefault((va.track, vb.track, va.mirrored != vb.mirrored), [])
         if _explained(chain, done, ta, max(ta.step, tb.step), params.motion_lag, same):
             continue
-        ta = of(ViewOf(va.track, False))
-        tb = of(ViewOf(vb.track, va.mirrored != vb.mirrored))
+        if va.inner or vb.inner:
+            ta, tb = compared(chain.a), compared(chain.b)
         pair, line, lo, hi = _segment(ta, tb, chain, params, same)
         done.append(_Seen(line, min(lo, chain.i0), max(hi, chain.i1), pair is not None))
         if pair is not None:

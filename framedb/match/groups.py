@@ -211,7 +211,7 @@ def find_groups(
         return []
     seeds = seeds_of(runs, params, blocks)
     chains = chains_of(views, owners, runs, seeds, params)
-    pairs = pair_segments(views, owners, chains, params, mirror)
+    pairs = pair_segments(views, owners, chains, params)
     groups = _groups(tracks, pairs, params)
     if only is not None:
         wanted = set(only)

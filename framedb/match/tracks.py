@@ -48,15 +48,12 @@ class Track:
         if n > 1 and np.any(np.diff(self.times) < 0):
             raise ValueError(f"video {self.video_id}: frame times must be in presentation order")
 
-    def pictures(self, mirror: np.ndarray | None = None) -> Track:
-        """The track with every code it has per frame (its hashes and inner hashes, mirrored
-        with `mirror`) as one (frames, codes, bytes) array: compared along a line, two frames
-        are as near as the nearest of their codes (a crop of one is the other's centre, a
-        captioned one's centre is the other's, ...)."""
-        codes = np.stack([self.codes] + ([] if self.inner is None else [self.inner]), axis=1)
-        if mirror is not None:
-            codes = codes ^ mirror
-        return Track(self.video_id, self.times, codes, self.detail, None, mirror is not None)
+    def beside(self, *others: Track) -> Track:
+        """This view's codes and other views' of the same track as one (frames, codes, bytes)
+        array: compared along a line (`align.distance`), two frames are as near as the nearest
+        of their codes."""
+        codes = np.stack([self.codes] + [o.codes for o in others], axis=1)
+        return Track(self.video_id, self.times, codes, self.detail, None, self.mirrored)
 
     def view(self, *, inner: bool = False, mirror: np.ndarray | None = None) -> Track | None:
         """The track seen by its inner hashes (`inner`), mirrored (XOR with `mirror`, the hash's
