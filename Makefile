@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FRAMEDB := $(BIN)/framedb --db demo/demo.db
 
-.PHONY: install demo test lint browser bench fuzz clean
+.PHONY: install demo test lint browser bench bench-tools fuzz clean
 
 install: $(STAMP)
 
@@ -46,7 +46,16 @@ fuzz: install
 	$(BIN)/python tests/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
 		-rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=build/fuzz- build/fuzz-corpus
 
-bench: install
+# The rivals of benchmarks/transforms.py: Debian's ffmpeg (its `signature` filter), the FFmpeg
+# headers vpdq builds against, and vpdq and pdqhash in .venv; each installed only when missing.
+BENCH_APT := ffmpeg libavcodec-dev libavformat-dev libavdevice-dev libavutil-dev libswscale-dev \
+	libswresample-dev libavfilter-dev
+bench-tools: install
+	@dpkg -s $(BENCH_APT) >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_APT) >/dev/null)
+	@$(BIN)/python -c "import vpdq, pdqhash" 2>/dev/null || $(BIN)/python -m pip install --quiet vpdq pdqhash
+
+bench: install bench-tools
 	$(BIN)/python benchmarks/run.py
 
 clean:

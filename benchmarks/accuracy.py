@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from framedb.hashing import mirror_mask  # noqa: E402
 from framedb.hashspec import HashSpec  # noqa: E402
 from framedb.ingest.extract import hash_video  # noqa: E402
 from framedb.match.groups import find_groups  # noqa: E402
@@ -527,7 +528,7 @@ def tracks_of(prepared: Prepared, spec: HashSpec, first_id: int) -> list[Track]:
             raise RuntimeError(
                 f"{path}: decoded {len(h.times)} frames, wrote {len(prepared.videos[k].times)}"
             )
-        tracks.append(Track(first_id + k, h.times, h.codes, h.detail))
+        tracks.append(Track(first_id + k, h.times, h.codes, h.detail, h.inner))
     return tracks
 
 
@@ -542,7 +543,7 @@ def evaluate(
         t0 = time.perf_counter()
         tracks = tracks_of(prepared, spec, 1)
         t1 = time.perf_counter()
-        groups = find_groups(tracks, params)
+        groups = find_groups(tracks, params, mirror=mirror_mask(spec))
         t2 = time.perf_counter()
         hash_seconds += t1 - t0
         match_seconds += t2 - t1
@@ -565,7 +566,7 @@ def joint_false_pairs(data: dict[str, Prepared], spec: HashSpec, params: MatchPa
     for prepared in data.values():
         tracks += tracks_of(prepared, spec, len(tracks) + 1)
         videos += prepared.videos
-    groups = find_groups(tracks, params)
+    groups = find_groups(tracks, params, mirror=mirror_mask(spec))
     return score(groups, truth_of(videos), {t.video_id: k for k, t in enumerate(tracks)})
 
 

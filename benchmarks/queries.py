@@ -39,6 +39,7 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
                 pts / 30.0,
                 rng.integers(0, 256, (n, 8), np.uint8),
                 np.full(n, 30.0, np.float32),
+                rng.integers(0, 256, (n, 8), np.uint8),
             )
             row = video_row_values(
                 Path(f"/synthetic/v{v // FRAMES_PER_VIDEO:05d}.mp4"),
@@ -52,9 +53,9 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
             )
             with db.store.writing() as conn:
                 _, ids = db.store.add_video(
-                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail
+                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail, hashed.inner
                 )
-            changes.added.append((ids, hashed.codes))
+            changes.add(ids, hashed.codes, hashed.inner)
     return time.perf_counter() - started
 
 
