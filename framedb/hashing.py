@@ -46,8 +46,9 @@ BAND_SHARPNESS = 3.0  # grey levels between neighbours: blurred fill stays below
 
 @lru_cache(maxsize=64)
 def _area_matrix(src: int, dst: int) -> np.ndarray:
-    """Weights that average a length-`src` axis down to `dst` cells by area (a box filter)."""
-    if not 1 <= dst <= src:
+    """Weights that average a length-`src` axis to `dst` cells by area (a box filter); a picture
+    smaller than `dst` (a tiny band of a mangled file) is stretched the same way."""
+    if src < 1 or dst < 1:
         raise BadArgumentError(f"cannot resize {src} samples to {dst}")
     edges = np.arange(dst + 1, dtype=np.float64) * (src / dst)
     lo, hi = edges[:-1, None], edges[1:, None]
@@ -149,6 +150,11 @@ def _pack(bits: np.ndarray) -> np.ndarray:
     return np.packbits(bits.reshape(bits.shape[0], -1), axis=1)
 
 
+def _side(grey: np.ndarray, n: int) -> int:
+    """The square a DCT hash of side n transforms: 4n, or the picture's shorter side if less."""
+    return min(4 * n, *_as_batch(grey).shape[1:])
+
+
 def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
     """Hash a batch of grey pictures: (B, H, W) uint8 -> (B, spec.nbytes) uint8, packed bits."""
     n = spec.size
@@ -160,12 +166,12 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         bits = small[:, :, 1:] > small[:, :, :-1]
     elif spec.kind == "dct":
         us, vs, block = _dct_positions(n)
-        side = min(4 * n, _as_batch(grey).shape[1], _as_batch(grey).shape[2])
+        side = max(_side(grey, n), block)
         low = _dct_matrix(side)[:block]
         coeffs = np.matmul(np.matmul(low, resize(grey, side, side)), low.T)
         bits = np.round(coeffs[:, us, vs] * np.float32(PHASH_GRID)) > 0
     else:
-        side = min(4 * n, _as_batch(grey).shape[1], _as_batch(grey).shape[2])
+        side = max(_side(grey, n), n)
         # Only the n x n lowest frequencies are kept: n rows of the DCT, a sixth of the products
         # of the whole transform for phash8, and the same sums (the same bits: tests/test_hashing).
         low = _dct_matrix(side)[:n]

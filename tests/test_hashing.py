@@ -194,3 +194,15 @@ def test_the_inner_picture_is_the_centre_or_a_portrait_frames_band() -> None:
     spec = HashSpec("dct", 8)
     near = hashing.hamming(hashing.compute(clip, spec), hashing.compute(phone[:, rows, cols], spec))
     assert near.max() <= 6
+
+
+@pytest.mark.parametrize("kind", ["ahash", "dhash", "phash", "dct"])
+@pytest.mark.parametrize("shape", [(9, 64), (64, 5), (3, 3), (1, 1)])
+def test_pictures_smaller_than_the_transform_still_hash(kind: str, shape: tuple[int, int]) -> None:
+    # a mangled file's portrait band can be a few rows: stretched, never an IndexError
+    rng = np.random.default_rng(7)
+    pictures = rng.integers(0, 256, size=(3, *shape), dtype=np.uint8)
+    spec = HashSpec(kind, 8)
+    codes = hashing.compute(pictures, spec)
+    assert codes.shape == (3, spec.nbytes)
+    assert np.array_equal(codes[1], hashing.compute(pictures[1], spec)[0])
