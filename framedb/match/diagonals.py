@@ -307,7 +307,9 @@ def pair_segments(
     chain of whole pictures is extended on whole pictures: the least of several distances lets
     near misses through, which would carry a loop's ends into look-alike footage. A chain found
     on inner hashes (a crop, a zoom, an overlay) is extended on every code of both frames, whole
-    and inner: a crop of 90 % sits between the two scales stored, near each in turn."""
+    and inner: a crop of 90 % sits between the two scales stored, near each in turn. A chain
+    across two videos that does not hold is tried once more from the other video's side: its
+    line is refined on that side's frames, which a crop or zoom can favour."""
     seen: dict[tuple[int, int, bool], list[_Seen]] = {}
     found: list[Pair] = []
     position: dict[ViewOf, int] = {}
@@ -333,6 +335,8 @@ def pair_segments(
         if va.inner or vb.inner:
             ta, tb = compared(chain.a), compared(chain.b)
         pair, line, lo, hi = _segment(ta, tb, chain, params, same)
+        if pair is None and not same:
+            pair = _from_other_side(ta, tb, chain, params)
         done.append(_Seen(line, min(lo, chain.i0), max(hi, chain.i1), pair is not None))
         if pair is not None:
             mirrored = va.mirrored != vb.mirrored
@@ -343,6 +347,14 @@ def pair_segments(
     for view, owner in zip(views, owners, strict=True):
         times.setdefault(owner.track, view.times)  # the first block: every track's own view
     return _merge(found, times, params)
+
+
+def _from_other_side(ta: Track, tb: Track, chain: Chain, params: MatchParams) -> Pair | None:
+    """`_segment` of the chain seen from `tb`, as a pair from `ta`'s side again (or None)."""
+    pair = _segment(tb, ta, _flipped(chain), params, False)[0]
+    if pair is None:
+        return None
+    return Pair(chain.a, chain.b, pair.line.inverse(), pair.b0, pair.b1, pair.a0, pair.a1, False)
 
 
 def _flipped(c: Chain) -> Chain:
