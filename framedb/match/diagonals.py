@@ -6,7 +6,7 @@ twice; pair segments of one pair of videos that overlap on one line are merged."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,7 +28,8 @@ RATE_MARGIN = 1.5  # bits a frame a line of another rate must beat the plain lin
 @dataclass(frozen=True)
 class Pair:
     """A pair segment: frames a0..a1 of track a show what b0..b1 of track b show, along `line`
-    (t_b = line.rate * t_a + line.dt), b's pictures mirrored if `mirrored`."""
+    (t_b = line.rate * t_a + line.dt), b's pictures mirrored if `mirrored`; `distance`: the
+    median Hamming distance of its aligned frames."""
 
     a: int
     b: int
@@ -38,6 +39,7 @@ class Pair:
     b0: int
     b1: int
     mirrored: bool = False
+    distance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,8 @@ def _segment(
         a0, b0 = snap(ta, tb, a0, b0, params)
     if a0 > a1 or b0 > b1:
         return None, line, seen_lo, seen_hi
-    return Pair(chain.a, chain.b, line, a0, a1, b0, b1), line, seen_lo, seen_hi
+    median = float(np.median(dist[status != 0]))
+    return Pair(chain.a, chain.b, line, a0, a1, b0, b1, False, median), line, seen_lo, seen_hi
 
 
 def _rate_wins(
@@ -340,9 +343,7 @@ def pair_segments(
         done.append(_Seen(line, min(lo, chain.i0), max(hi, chain.i1), pair is not None))
         if pair is not None:
             mirrored = va.mirrored != vb.mirrored
-            found.append(
-                Pair(va.track, vb.track, line, pair.a0, pair.a1, pair.b0, pair.b1, mirrored)
-            )
+            found.append(replace(pair, a=va.track, b=vb.track, mirrored=mirrored))
     times: dict[int, np.ndarray] = {}
     for view, owner in zip(views, owners, strict=True):
         times.setdefault(owner.track, view.times)  # the first block: every track's own view
@@ -354,7 +355,8 @@ def _from_other_side(ta: Track, tb: Track, chain: Chain, params: MatchParams) ->
     pair = _segment(tb, ta, _flipped(chain), params, False)[0]
     if pair is None:
         return None
-    return Pair(chain.a, chain.b, pair.line.inverse(), pair.b0, pair.b1, pair.a0, pair.a1, False)
+    flip = {"line": pair.line.inverse(), "a0": pair.b0, "a1": pair.b1, "b0": pair.a0, "b1": pair.a1}
+    return replace(pair, a=chain.a, b=chain.b, **flip)
 
 
 def _flipped(c: Chain) -> Chain:
@@ -380,7 +382,7 @@ def _merge(pairs: list[Pair], times: dict[int, np.ndarray], params: MatchParams)
             if same_line:
                 a0, a1 = min(p.a0, q.a0), max(p.a1, q.a1)
                 b0, b1 = min(p.b0, q.b0), max(p.b1, q.b1)
-                kept[k] = Pair(q.a, q.b, q.line, a0, a1, b0, b1, q.mirrored)
+                kept[k] = replace(q, a0=a0, a1=a1, b0=b0, b1=b1)
                 break
         else:
             kept.append(p)
