@@ -355,8 +355,8 @@ def _from_other_side(ta: Track, tb: Track, chain: Chain, params: MatchParams) ->
     pair = _segment(tb, ta, _flipped(chain), params, False)[0]
     if pair is None:
         return None
-    flip = {"line": pair.line.inverse(), "a0": pair.b0, "a1": pair.b1, "b0": pair.a0, "b1": pair.a1}
-    return replace(pair, a=chain.a, b=chain.b, **flip)
+    a0, a1, b0, b1 = pair.b0, pair.b1, pair.a0, pair.a1
+    return replace(pair, a=chain.a, b=chain.b, line=pair.line.inverse(), a0=a0, a1=a1, b0=b0, b1=b1)
 
 
 def _flipped(c: Chain) -> Chain:
