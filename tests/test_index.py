@@ -45,3 +45,31 @@ def test_save_and_load_check_the_manifest(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["x.faiss"]  # no temporary files left
     with pytest.raises(BadArgumentError):
         index.save(path, Manifest("db1", 7, 11, 64))
+
+
+@pytest.mark.parametrize("bits", [64, 128])
+def test_many_queries_at_once_find_what_one_at_a_time_finds(tmp_path: Path, bits: int) -> None:
+    """`near_ids` (matching a new video against the collection) against one flat range search
+    per query: over a saved index with its multi-index, codes added since (in growing runs that
+    merge, and a few pending), and ids removed from both."""
+    rng = np.random.default_rng(3)
+    nbytes = bits // 8
+    saved = rng.integers(0, 256, (30_000, nbytes), np.uint8)
+    queries = rng.integers(0, 256, (300, nbytes), np.uint8)
+    planted = np.concatenate([codes_at_distances(q, [0, 3, 8, 9]) for q in queries[:100]])
+    index = FrameIndex(bits)
+    index.add(np.arange(len(saved)), saved)
+    index.save(tmp_path / "x.faiss", Manifest("db", 1, len(saved), bits))
+    first = np.arange(100_000, 100_000 + len(planted))
+    index.near_ids(queries, 8)  # the growing part exists before the adds: kept up to date
+    index.add(first[:250], planted[:250])
+    index.add(first[250:], planted[250:])
+    index.add(np.arange(200_000, 202_500), rng.integers(0, 256, (2_500, nbytes), np.uint8))
+    index.remove(np.concatenate([first[::7], np.arange(0, 30_000, 11)]))
+    for radius in (0, 3, 8):
+        expected = np.unique(
+            np.concatenate([index.search_radius_flat(q, radius)[0] for q in queries])
+        )
+        found = index.near_ids(queries, radius)
+        assert np.array_equal(found, expected), radius
+        assert len(found) >= (25 if radius == 0 else 60)  # planted codes, not only chance

@@ -91,6 +91,7 @@ class FrameIndex:
         self._new_ids: list[np.ndarray] = []
         self._new_codes: list[np.ndarray] = []
         self._flat: Any | None = None  # FAISS index of the current contents, built on demand
+        self._grown: mih.Growing | None = None  # the codes added since the save (`near_ids`)
         self._body: tuple[Path, int, int, int] | None = None  # the saved FAISS body: where, crc
         self.manifest: Manifest | None = None
         if index is not None:
@@ -124,6 +125,8 @@ class FrameIndex:
             )
         self._new_ids.append(np.array(ids, dtype=np.int64))
         self._new_codes.append(codes.copy())
+        if self._grown is not None and self.bits == 64:
+            self._grown.add(self._new_ids[-1], mih.as_words(codes))
         if self._flat is not None:
             self._flat.add_with_ids(codes, np.ascontiguousarray(ids, dtype=np.int64))
 
@@ -142,6 +145,7 @@ class FrameIndex:
             gone += fresh
             self._dead_count += fresh
             self._dead[hit] = True
+        self._grown = None
         new_ids, new_codes = self._new()
         if len(new_ids):
             keep = ~np.isin(new_ids, ids)
@@ -191,6 +195,38 @@ class FrameIndex:
         order = np.argsort(ids, kind="stable")
         return ids[order], dist[order]
 
+    def near_ids(self, codes: np.ndarray, radius: int) -> np.ndarray:
+        """Ids of every code within `radius` (inclusive) of any of `codes` (n, bits/8), sorted:
+        the many queries of matching a new video against the collection, vectorised."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, self.bits // 8)
+        if self.bits != 64:  # no multi-index: FAISS's range search over everything
+            lims, _, ids = self.faiss_index().range_search(codes, int(radius) + 1)
+            return np.unique(ids[: int(lims[-1])].astype(np.int64))
+        words = np.unique(mih.as_words(codes))
+        found = [self._growing().near(words, radius)]
+        if len(self._base_ids):
+            mi = self._mih
+            hit = mi.search_many(words, radius) if mi is not None else None
+            if mi is None or hit is None:
+                base = np.asarray(self._base_ids, np.int64)
+                live = ~self._dead if self._dead is not None else slice(None)
+                held = mih.as_words(np.asarray(self._base_codes))
+                found.append(mih.scan(base[live], held[live], words, radius))
+            else:
+                pos = hit[1] if self._dead is None else hit[1][~self._dead[hit[1]]]
+                found.append(np.asarray(mi.ids, np.int64)[pos])
+        return np.unique(np.concatenate(found))
+
+    def _growing(self) -> mih.Growing:
+        """The codes added since the last save, as a growing multi-index (kept up to date by
+        `add`, dropped by `remove`)."""
+        if self._grown is None:
+            self._grown = mih.Growing()
+            new_ids, new_codes = self._new()
+            if len(new_ids):
+                self._grown.add(new_ids, mih.as_words(new_codes))
+        return self._grown
+
     def search_radius_flat(self, code: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """The same search with FAISS's flat range search (the reference)."""
         query = np.ascontiguousarray(code, dtype=np.uint8).reshape(1, self.bits // 8)
@@ -228,6 +264,7 @@ class FrameIndex:
         ids, codes = self.contents()
         self._base_ids, self._base_codes = ids, codes
         self._dead, self._dead_count, self._new_ids, self._new_codes = None, 0, [], []
+        self._grown = None
         self._mih = mih.MultiIndex.build(ids, mih.as_words(codes)) if self.bits == 64 else None
         body = _faiss_module().serialize_index_binary(self.faiss_index())
         arrays = dict(self._mih.arrays) if self._mih is not None else {"ids": ids, "codes": codes}

@@ -204,6 +204,37 @@ class MultiIndex:
             self._probes[flips] = (np.concatenate(chunk), np.concatenate(masks))
         return self._probes[flips]
 
+    def search_many(
+        self, words: np.ndarray, radius: int, block: int = 256
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(query rows, positions) of every code within `radius` of each of `words`, the
+        queries vectorised `block` at a time; None when the probes would be too many."""
+        m = len(self.plan.widths)
+        flips = radius // m
+        if sum(math.comb(max(self.plan.widths), k) for k in range(flips + 1)) > MAX_PROBES:
+            return None
+        chunk, masks = self._probe_plan(flips)
+        keys = np.stack(
+            [
+                ((words >> np.uint64(shift)) & np.uint64((1 << w) - 1)).astype(np.int64)
+                for w, shift in zip(self.plan.widths, self.plan.shifts, strict=True)
+            ],
+            axis=1,
+        )
+        rows, found = [], []
+        for s in range(0, len(words), block):
+            at_table = self._tables[chunk][None, :] + (keys[s : s + block][:, chunk] ^ masks)
+            lo = self.start[at_table].astype(np.int64)
+            count = self.start[at_table + 1].astype(np.int64) - lo
+            at = ragged(lo.ravel(), count.ravel())
+            row = np.repeat(np.arange(s, s + len(lo)), count.sum(axis=1))
+            near = popcount(self.sorted[at] ^ words[row]) <= radius
+            rows.append(row[near])
+            found.append(self.pos[at[near]].astype(np.int64))
+        if not rows:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(rows), np.concatenate(found)
+
     def search(self, word: int, radius: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(positions, distances) of codes within `radius`, or None when a flat scan is cheaper."""
         m = len(self.plan.widths)
@@ -231,3 +262,48 @@ class MultiIndex:
         pos = self.pos[at[near]].astype(np.int64)
         pos, first = np.unique(pos, return_index=True)  # a code near in several chunks
         return pos, dist[near][first]
+
+
+class Growing:
+    """Codes added a few at a time and searched many at once (the frames an ingest has stored
+    since its index was saved): multi-indexes that merge as they grow, each at least twice the
+    size of the next, so that adding n codes costs O(n log n) in all, and the last few codes
+    (under PENDING) scanned directly."""
+
+    PENDING = 1024
+
+    def __init__(self) -> None:
+        self.runs: list[MultiIndex] = []
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, ids: np.ndarray, words: np.ndarray) -> None:
+        self.pending.append((np.asarray(ids, np.int64), np.asarray(words, np.uint64)))
+        if sum(len(i) for i, _ in self.pending) < self.PENDING:
+            return
+        ids, words = (np.concatenate(a) for a in zip(*self.pending, strict=True))
+        self.pending = []
+        while self.runs and 2 * len(ids) > len(self.runs[-1]):
+            run = self.runs.pop()
+            ids, words = np.concatenate([run.ids, ids]), np.concatenate([run.words, words])
+        self.runs.append(MultiIndex.build(ids, words))
+
+    def near(self, words: np.ndarray, radius: int) -> np.ndarray:
+        """Ids of the codes within `radius` of any of `words`."""
+        found = []
+        for run in self.runs:
+            hit = run.search_many(words, radius)
+            found.append(
+                run.ids[hit[1]] if hit is not None else scan(run.ids, run.words, words, radius)
+            )
+        for ids, held in self.pending:
+            found.append(scan(ids, held, words, radius))
+        return np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+
+
+def scan(ids: np.ndarray, held: np.ndarray, words: np.ndarray, radius: int) -> np.ndarray:
+    """Ids of the `held` codes within `radius` of any of `words`, by brute force in blocks."""
+    near = np.zeros(len(held), bool)
+    step = max(1, (1 << 22) // max(1, len(held)))
+    for s in range(0, len(words), step):
+        near |= (popcount(held[None, :] ^ words[s : s + step, None]) <= radius).any(axis=0)
+    return ids[near]
