@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framedb.errors import BadArgumentError, FrameNotFoundError, NotAVideoError, VideoNotFoundError
+from framedb.errors import BadArgumentError, NotAVideoError, VideoNotFoundError
 from framedb.hashspec import HashSpec
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from framedb.evidence.show import Comparison
     from framedb.evidence.tune import TuneResult
     from framedb.ingest.run import IngestResult
+    from framedb.match.answers import StoredAnswers
     from framedb.match.hits import FrameRef, Hit, WhereResult
     from framedb.match.loops import Loops
     from framedb.match.tracks import Group, MatchParams, Track, format_time, parse_time
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from framedb.store.index import FrameIndex
     from framedb.store.integrity import CheckReport
     from framedb.store.rows import Store
-    from framedb.store.tables import FrameArrays, VideoRow
+    from framedb.store.tables import VideoRow
 
 DEFAULT_DB = "framedb.db"
 # Re-encoded and rescaled copies of a frame stay within 8 bits of a 64-bit phash for nearly every
@@ -145,7 +146,8 @@ class FrameDB:
             return self.store.video_named(conn, name)
 
     def remove(self, name: str | os.PathLike[str] | int) -> VideoRow:
-        """Delete a video, its frames and their index entries."""
+        """Delete a video, its frames, its segments and their index entries (the segments of
+        the others never depend on it: framedb.match.finder)."""
         row = self.video(name)
         with self._writing() as changes, self.store.writing() as conn:
             changes.removed.append(self.store.delete_video(conn, row.id))
@@ -165,7 +167,8 @@ class FrameDB:
         """Decode and store every frame of every new or changed video under `paths`.
 
         Unchanged files are skipped; a moved file is recognised by its content and only its path
-        is updated. Each video is written in one transaction; the index is updated once at the end.
+        is updated. Each video is written in one transaction, with its segments (the footage it
+        shares with itself and the videos stored before it); the index is updated once at the end.
         Files are decoded in worker processes; one that makes no progress for `timeout` seconds
         (or crashes its decoder) fails alone. `cluster` (a Dask scheduler address, or "local" for
         `jobs` local Dask workers) decodes on a cluster instead; this process still stores.
@@ -175,7 +178,7 @@ class FrameDB:
 
         results: list[IngestResult] = []
         with self._writing() as changes:
-            run = Ingest(self.store, self.spec, changes, on_progress)
+            run = Ingest(self.store, self.spec, changes, on_progress, self._answers().finder())
             inputs = files.expand(list(paths))
             for result in run.run(inputs, jobs=jobs, timeout=timeout, cluster=cluster):
                 results.append(result)
@@ -198,11 +201,12 @@ class FrameDB:
     # -- where -------------------------------------------------------------------------------
     def frame(self, video: str | os.PathLike[str] | int, frame: str | int) -> FrameRef:
         """Resolve a frame given as an ordinal (`120`) or a time (`12.5s`, `00:01:02.500`)."""
-        from framedb.match.hits import FrameRef
+        from framedb.match.hits import FrameRef, frame_at, ordinal_of
 
         row = self.video(video)
-        ordinal = self._ordinal(row, frame)
-        return FrameRef(row.path, row.id, ordinal, float(self._frame_at(row, ordinal).times[0]))
+        ordinal = ordinal_of(self.store, row, frame, self.spec.nbytes)
+        time = float(frame_at(self.store, row, ordinal, self.spec.nbytes).times[0])
+        return FrameRef(row.path, row.id, ordinal, time)
 
     def where(
         self,
@@ -214,11 +218,11 @@ class FrameDB:
     ) -> WhereResult:
         """Every other place in the collection where this frame appears, nearest first."""
         from framedb.hashing import FLAT_DETAIL
-        from framedb.match.hits import FrameRef, WhereResult, flat_note
+        from framedb.match.hits import FrameRef, WhereResult, flat_note, frame_at, ordinal_of
 
         row = self.video(video)
-        ordinal = self._ordinal(row, frame)
-        data = self._frame_at(row, ordinal)
+        ordinal = ordinal_of(self.store, row, frame, self.spec.nbytes)
+        data = frame_at(self.store, row, ordinal, self.spec.nbytes)
         ref = FrameRef(row.path, row.id, ordinal, float(data.times[0]))
         if data.detail[0] < FLAT_DETAIL:
             return WhereResult(ref, [], flat_note(f"frame {ordinal} of {row.path}"))
@@ -228,15 +232,7 @@ class FrameDB:
     def where_segments(self, result: WhereResult) -> WhereResult:
         """The same hits, each extended from the matching frame to the whole shared segment
         (the query's side and the hit's side, aligned)."""
-        from framedb.match.hits import extend_hits
-
-        if result.query is None or not result.hits:
-            return result
-        rows = {v.id: v for v in self.videos()}
-        ids = sorted({result.query.video_id} | {h.video_id for h in result.hits})
-        tracks = self.tracks([rows[i] for i in ids])
-        names = {i: rows[i].path for i in ids}
-        return extend_hits(result, tracks, names, self.match_params(), self._mirror())
+        return self._answers().where_segments(result, {v.id: v.path for v in self.videos()})
 
     def where_image(
         self, image: str | os.PathLike[str], *, radius: int = DEFAULT_RADIUS, limit: int | None = 20
@@ -262,36 +258,6 @@ class FrameDB:
         hits = search(self.index(), self.store, code, radius, self._mirror(), exclude)
         return hits[:limit] if limit else hits
 
-    def _frame_at(self, row: VideoRow, ordinal: int) -> FrameArrays:
-        with self.store.reading() as conn:
-            found = self.store.frame_at(conn, row.id, ordinal, self.spec.nbytes)
-        if len(found.ids) != 1:
-            raise FrameNotFoundError(f"{row.path}: frame {ordinal} is not stored")
-        return found
-
-    def _ordinal(self, row: VideoRow, frame: str | int) -> int:
-        from framedb.match.tracks import format_time, parse_time
-
-        if row.frame_count == 0:
-            raise FrameNotFoundError(f"{row.path}: no frames stored (status {row.status})")
-        if isinstance(frame, int) or str(frame).strip().isdigit():
-            ordinal = int(frame)
-            if not 0 <= ordinal < row.frame_count:
-                raise FrameNotFoundError(
-                    f"{row.path}: frame {ordinal} is outside 0..{row.frame_count - 1}"
-                )
-            return ordinal
-        seconds = parse_time(str(frame))
-        with self.store.reading() as conn:
-            ordinal = self.store.ordinal_at(conn, row.id, seconds + 1e-6, row.frame_count)
-        start = float(self._frame_at(row, 0).times[0])
-        if ordinal < 0 or seconds > start + row.duration:
-            raise FrameNotFoundError(
-                f"{row.path}: time {frame} is outside the video "
-                f"({format_time(start)} to {format_time(start + row.duration)})"
-            )
-        return ordinal
-
     # -- loops and shared footage ------------------------------------------------------------
     def match_params(self, min_length: float | None = None) -> MatchParams:
         """The matcher's thresholds for this database's hash (defaults tuned on 64 bits)."""
@@ -306,27 +272,27 @@ class FrameDB:
 
     def tracks(self, videos: Sequence[VideoRow] | None = None) -> dict[int, Track]:
         """Stored videos (all with frames, if None) as matching sees them, by video id."""
-        from framedb.match.tracks import Track
-
-        rows = self._matchable() if videos is None else list(videos)
-        tracks = {}
-        with self.store.reading() as conn:
-            for row in rows:
-                data = self.store.frames_of(conn, row.id, self.spec.nbytes)
-                tracks[row.id] = Track(row.id, data.times, data.codes, data.detail, data.inner)
-        return tracks
+        return self._answers().tracks(self._matchable() if videos is None else list(videos))
 
     def loops(
-        self, video: str | os.PathLike[str] | int, *, min_length: float | None = None
+        self,
+        video: str | os.PathLike[str] | int,
+        *,
+        min_length: float | None = None,
+        recompute: bool = False,
     ) -> Loops:
-        """Footage that repeats inside one video, as groups and a summary per loop."""
-        from framedb.match.groups import find_groups
+        """Footage that repeats inside one video, as groups and a summary per loop; from its
+        stored segments (`recompute`: found again from the frames and stored first)."""
         from framedb.match.loops import Loops, summarise_loops
         from framedb.match.tracks import named
 
         row = self.video(video)
-        track = self.tracks([row])[row.id]
-        found = find_groups([track], self.match_params(min_length), mirror=self._mirror())
+        answers = self._answers()
+        if recompute:
+            with self._writing(), self.store.writing() as conn:
+                answers.finder().store_for(conn, self.tracks([row])[row.id])
+            row = self.video(row.id)
+        track, found = answers.loops(row, self.match_params(min_length))
         groups = named(found, {row.id: row.path})
         return Loops(row, groups, summarise_loops(track, groups))
 
@@ -337,24 +303,39 @@ class FrameDB:
         min_length: float | None = None,
         params: MatchParams | None = None,
         tracks: dict[int, Track] | None = None,
+        recompute: bool = False,
     ) -> list[Group]:
-        """Footage shared across the collection and inside videos, strongest first. With
-        `videos`, only the groups that involve at least one of them (matched against everything).
-        `tracks` lets a caller that has loaded them already pass them in."""
-        from framedb.match.groups import find_groups
+        """Footage shared across the collection and inside videos, strongest first, from the
+        stored segments (`recompute`: every segment found again from the frames and stored
+        first). With `videos`, only the groups that involve at least one of them. `tracks` lets
+        a caller that has loaded them already pass them in (used when answering from frames)."""
         from framedb.match.tracks import named
         from framedb.store.tables import VideoRow
 
         chosen = [v if isinstance(v, VideoRow) else self.video(v) for v in videos]
+        answers = self._answers()
+        if recompute:
+            with self._writing(), self.store.writing() as conn:
+                answers.recompute(conn, self._matchable())
         rows = {v.id: v for v in self._matchable()} | {v.id: v for v in chosen}
-        tracks = tracks if tracks is not None else self.tracks(list(rows.values()))
-        found = find_groups(
-            list(tracks.values()),
-            params or self.match_params(min_length),
-            only={v.id for v in chosen} if chosen else None,
-            mirror=self._mirror(),
-        )
+        params = params or self.match_params(min_length)
+        only = {v.id for v in chosen} if chosen else None
+        found = answers.matches(list(rows.values()), params, only=only, tracks=tracks)
         return named(found, {i: v.path for i, v in rows.items()})
+
+    def segments_note(
+        self, videos: Sequence[str | os.PathLike[str] | int] = (), min_length: float | None = None
+    ) -> str | None:
+        """Why `matches` (or `loops` of one of `videos`) answers from the frames rather than
+        from stored segments; None when stored segments answer."""
+        rows = [self.video(v) for v in videos] if videos else self._matchable()
+        return self._answers().note(rows, self.match_params(min_length))
+
+    def _answers(self) -> StoredAnswers:
+        """Matching answered from stored segments, and the writes that keep them true."""
+        from framedb.match.answers import StoredAnswers
+
+        return StoredAnswers(self._db, self.match_params(), self._mirror())
 
     def find(self, clip: str | os.PathLike[str], *, min_length: float | None = None) -> list[Group]:
         """Where the footage of `clip` (hashed, not stored) appears in the collection. The clip's
@@ -386,9 +367,7 @@ class FrameDB:
         return mirror_mask(self.spec)
 
     def _matchable(self) -> list[VideoRow]:
-        from framedb.store.tables import DONE, PARTIAL
-
-        return [v for v in self.videos() if v.status in (DONE, PARTIAL) and v.frame_count]
+        return self._answers().matchable()
 
     # -- evidence ----------------------------------------------------------------------------
     def compare(self, first: str, second: str, *, gain: int = 4) -> Comparison:
@@ -472,10 +451,14 @@ class FrameDB:
         return self._db.cache.index()
 
     def check(self, *, repair: bool = False) -> CheckReport:
-        """Compare the database with itself and the index with the database."""
+        """Compare the database with itself, the index with the database, and the stored
+        segments with the frames (`repair`: fix what can be fixed)."""
+        from framedb.match.audit import check_segments
         from framedb.store.integrity import check
 
-        return check(self._db, repair=repair)
+        report = check(self._db, repair=repair)
+        check_segments(self._answers(), report, repair=repair)
+        return report
 
 
 __all__ = [

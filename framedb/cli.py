@@ -115,47 +115,22 @@ def ingest(
         from framedb.api import prefetch
 
         jobs = prefetch(paths, ctx.obj["hash_kind"], ctx.obj["hash_size"], jobs)
-    from tqdm import tqdm
+    from framedb.terminal import IngestView
 
     db = _open(ctx)
     started = time.perf_counter()
-    bar = tqdm(
-        unit=" frames",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        dynamic_ncols=True,
-        leave=False,
-    )
-
-    def progress(path: str, frames: int) -> None:
-        bar.set_description_str(path.rsplit("/", 1)[-1][-30:], refresh=False)
-        bar.update(frames)
-
-    def show(result: Any) -> None:
-        if as_json:
-            bar.clear()
-            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-        else:
-            line = f"{result.status:<9} {result.path}"
-            line += f"  {result.frames} frames" if result.frames else ""
-            line += f"  ({result.reason})" if result.reason and result.status != "failed" else ""
-            bar.write(
-                line if result.status != "failed" else f"failed    {result.reason}",
-                file=sys.stdout if result.status != "failed" else sys.stderr,
-            )
-
+    view = IngestView(as_json)
     try:
         results = db.ingest(
             list(paths),
             jobs=jobs,
             timeout=timeout,
-            on_result=show,
-            on_progress=progress,
+            on_result=view.show,
+            on_progress=view.progress,
             cluster=cluster,
         )
     finally:
-        bar.close()
+        view.close()
     seconds = time.perf_counter() - started
     counts = Counter(r.status for r in results)
     decoded = sum(r.frames for r in results if r.status in ("done", "partial"))
@@ -399,14 +374,30 @@ def report(ctx: click.Context, videos: tuple[str, ...], output: str, strips: int
     )
 
 
+RECOMPUTE = click.option(
+    "--recompute", is_flag=True, help="Find the segments again from the frames and store them."
+)
+
+
+def _note(text: str | None) -> None:
+    """Say why stored segments do not answer (the answer then comes from the frames)."""
+    if text:
+        click.echo(f"note: {text}", err=True)
+
+
 @cli.command()
 @click.argument("video")
 @click.option("--min-length", type=float, default=None, help="Shortest repeat to report (s).")
+@RECOMPUTE
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def loops(ctx: click.Context, video: str, min_length: float | None, as_json: bool) -> None:
+def loops(
+    ctx: click.Context, video: str, min_length: float | None, recompute: bool, as_json: bool
+) -> None:
     """The footage that repeats inside VIDEO, and how much of it is repeated."""
-    found = _open(ctx).loops(video, min_length=min_length)
+    db = _open(ctx)
+    _note(None if recompute else db.segments_note([video], min_length))
+    found = db.loops(video, min_length=min_length, recompute=recompute)
     if as_json:
         _emit(found.as_dict())
         return
@@ -422,13 +413,21 @@ def loops(ctx: click.Context, video: str, min_length: float | None, as_json: boo
 @cli.command()
 @click.argument("videos", nargs=-1)
 @click.option("--min-length", type=float, default=None, help="Shortest shared segment (s).")
+@RECOMPUTE
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def matches(
-    ctx: click.Context, videos: tuple[str, ...], min_length: float | None, as_json: bool
+    ctx: click.Context,
+    videos: tuple[str, ...],
+    min_length: float | None,
+    recompute: bool,
+    as_json: bool,
 ) -> None:
-    """Footage shared across the collection (only groups involving VIDEOS, if given)."""
-    groups = _open(ctx).matches(list(videos), min_length=min_length)
+    """Footage shared across the collection (only groups involving VIDEOS, if given), from the
+    segments found at ingest."""
+    db = _open(ctx)
+    _note(None if recompute else db.segments_note([], min_length))
+    groups = db.matches(list(videos), min_length=min_length, recompute=recompute)
     if as_json:
         _emit({"groups": [g.as_dict() for g in groups]})
     elif not groups:

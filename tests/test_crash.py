@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from framedb import FrameDB
 from framedb.store.index import FrameIndex, Manifest
-from framedb.store.tables import frames, videos
+from framedb.store.tables import frames, segments, videos
 from tests import hostile
 from tests.media import Segment, write_video
 
@@ -33,6 +33,11 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.mkdir()
     for i in range(18):
         write_video(path / f"v{i:02d}.mp4", [Segment(100 + i, 0.0, 1.0)], size=(128, 72))
+    # footage shared by three of them, and a loop: segments that must come and go with them
+    shared = [Segment(150, 0.0, 2.0), Segment(151, 0.0, 1.0)]
+    write_video(path / "s0.mp4", shared, size=(128, 72))
+    write_video(path / "s1.mp4", [Segment(152, 0.0, 0.5), *shared], size=(128, 72), crf=30)
+    write_video(path / "s2.mp4", [Segment(150, 0.5, 1.5), Segment(150, 0.5, 1.5)], size=(128, 72))
     (path / "text.mp4").write_text("not a video\n" * 20)
     (path / "empty.mkv").write_bytes(b"")
     whole = path.parent / "whole.mp4"
@@ -57,6 +62,22 @@ def content(db_path: Path) -> dict[bytes, tuple]:
         return out
 
 
+def shared(db_path: Path) -> set[frozenset[tuple[str, int, int]]]:
+    """Every stored segment as the two (file name, first frame, last frame) it joins (ids and
+    which side is which depend on the order of retries)."""
+    with FrameDB.open(db_path) as db, db.store.reading() as conn:
+        names = {
+            v["id"]: Path(os.fsdecode(v["path"])).name
+            for v in conn.execute(select(videos)).mappings()
+        }
+        return {
+            frozenset(
+                {(names[r.video_a], r.a_start, r.a_end), (names[r.video_b], r.b_start, r.b_end)}
+            )
+            for r in conn.execute(select(segments))
+        }
+
+
 def ingest(db_path: Path, folder: Path, *, own_group: bool = False) -> subprocess.Popen[str]:
     """`framedb ingest --json` in its own process, one result line per input as it happens;
     `own_group` puts it in a process group of its own (to signal it as a terminal would)."""
@@ -78,7 +99,9 @@ def test_kill_9_at_random_moments_then_resume(folder: Path, tmp_path: Path) -> N
     assert run.returncode == 2, err  # some files fail, by design
     truth = content(reference)
     inputs = len(out.splitlines())
-    assert inputs == len(truth) == 21 and sum(s == "done" for s, *_ in truth.values()) == 18
+    assert inputs == len(truth) == 24 and sum(s == "done" for s, *_ in truth.values()) == 21
+    links = shared(reference)
+    assert len({name for pair in links for name, *_ in pair}) == 3  # s0, s1, s2 and no other
 
     rng = np.random.default_rng(SEED)
     db = tmp_path / "crash.db"
@@ -109,6 +132,8 @@ def test_kill_9_at_random_moments_then_resume(folder: Path, tmp_path: Path) -> N
         points.append((after, stored))
         for key, row in now.items():  # whatever is stored is stored whole
             assert row == truth[key], key
+        names = {Path(os.fsdecode(key)).name for key in now}  # and so are its segments
+        assert shared(db) == {p for p in links if {n for n, *_ in p} <= names}
         if run.returncode != -signal.SIGKILL:
             assert now == truth  # the run finished before the kill
         if now == truth:  # start again from nothing, so that later kills hit real work
@@ -119,6 +144,7 @@ def test_kill_9_at_random_moments_then_resume(folder: Path, tmp_path: Path) -> N
     _, err = final.communicate()
     assert final.returncode == 2, err
     assert content(db) == truth
+    assert shared(db) == links
     with FrameDB.open(db) as opened:
         assert opened.check().ok
         assert sorted(opened.index().ids().tolist()) == sorted(_frame_ids(opened))
@@ -195,12 +221,12 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(folder: Path, tmp_path: P
     assert workers and not any(_running(pid) for pid in workers)
     with FrameDB.open(db) as opened:
         assert opened.check().ok
-        assert 5 <= len(opened.videos()) < 21
+        assert 5 <= len(opened.videos()) < len(list(folder.iterdir()))
     again = ingest(db, folder)
     again.communicate()
     assert again.returncode == 2
     with FrameDB.open(db) as opened:
-        assert opened.check().ok and len(opened.videos()) == 21
+        assert opened.check().ok and len(opened.videos()) == len(list(folder.iterdir()))
 
 
 def _children(pid: int) -> list[int]:

@@ -173,3 +173,40 @@ def test_a_database_made_before_inner_hashes_upgrades_in_place_and_answers_as_be
             conn.execute(update(frames).where(frames.c.id == first[0]).values(inner_hash=None))
         report = db.check()
         assert not report.ok and any("inner hash" in p for p in report.problems)
+
+
+def test_a_database_made_before_stored_segments_upgrades_and_is_told_to_recompute(
+    tmp_path: Path, library: Path
+) -> None:
+    """A 0002 database (inner hashes, no segments table): opening it upgrades it in place; its
+    videos answer `loops` and `matches` as before, from their frames, with a note that says how
+    to store their segments; `matches --recompute` stores them and the note goes."""
+    from alembic import command
+    from alembic.config import Config
+
+    from framedb.store.schema import migrations_dir
+
+    path = tmp_path / "before.db"
+    with FrameDB.open(path) as db:
+        db.ingest([library])
+        groups, loops = db.matches(), db.loops(library / "looped.mp4")
+        assert db.segments_note() is None
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    assert current_revision(engine) == "0002"
+    engine.dispose()
+    with FrameDB.open(path) as db:
+        assert current_revision(db.store.engine) == HEAD
+        assert all(v.segments is None for v in db.videos())
+        note = db.segments_note()
+        assert note is not None and "no stored segments" in note and "--recompute" in note
+        assert db.matches() == groups
+        assert db.loops(library / "looped.mp4").groups == loops.groups
+        assert db.check().ok
+        assert db.matches(recompute=True) == groups
+        assert db.segments_note() is None
+        assert db.matches() == groups and db.check().ok

@@ -11,8 +11,9 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -76,8 +77,19 @@ class _Entry:
     fingerprint: str | None = field(default=None)
 
 
+class SegmentsHook(Protocol):
+    """What finds a video's shared footage as it is stored (framedb.match.finder, given by the
+    API): `stored` runs inside the transaction that writes the video's frames, `committed` once
+    that transaction is committed."""
+
+    def stored(self, conn: Connection, video_id: int, hashed: HashedVideo) -> None: ...
+
+    def committed(self, ids: np.ndarray, codes: np.ndarray, inner: np.ndarray | None) -> None: ...
+
+
 class Ingest:
-    """Stores what the workers decode; records every id it adds or removes in `changes`."""
+    """Stores what the workers decode; records every id it adds or removes in `changes`; with
+    `segments`, stores each video's segments with its frames."""
 
     def __init__(
         self,
@@ -85,11 +97,13 @@ class Ingest:
         spec: HashSpec,
         changes: IndexUpdate,
         on_progress: Callable[[str, int], None] | None,
+        segments: SegmentsHook | None = None,
     ) -> None:
         self.store = store
         self.spec = spec
         self.changes = changes
         self.on_progress = on_progress
+        self.segments = segments
 
     def run(
         self,
@@ -243,10 +257,14 @@ class Ingest:
                 video_id, ids = self.store.add_video(
                     conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail, hashed.inner
                 )
+                if self.segments is not None:
+                    self.segments.stored(conn, video_id, hashed)
         if removed is not None:  # only once committed: a rolled-back change leaves the index be
             self.changes.removed.append(removed)
         if hashed is not None:
             self.changes.add(ids, hashed.codes, hashed.inner)
+            if self.segments is not None:
+                self.segments.committed(ids, hashed.codes, hashed.inner)
         return IngestResult(files.display(job.path), status, video_id, len(ids), error)
 
     @contextmanager

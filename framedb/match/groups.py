@@ -1,8 +1,8 @@
 """Groups: every pair segment cuts both videos at its ends and carries each cut across to the other
 side along its line; the pieces each segment maps onto each other are joined (union-find, with
 each piece's speed and mirroring against its root) into groups whose occurrences show the same
-footage aligned at their starts. `find_groups` runs the whole matcher: views, seeds, diagonals,
-groups."""
+footage aligned at their starts. `find_pairs` runs the matcher up to pair segments (views,
+seeds, diagonals), `groups_of` groups them, `find_groups` does both."""
 
 from __future__ import annotations
 
@@ -192,16 +192,15 @@ def views_of(
     return views, owners, len(kinds)
 
 
-def find_groups(
+def find_pairs(
     tracks: Sequence[Track],
     params: MatchParams = MatchParams(),
     *,
-    only: Collection[int] | None = None,
     mirror: np.ndarray | None = None,
-) -> list[Group]:
-    """All footage shared within and across the tracks, as groups, strongest (longest x
-    occurrences) first. `only`: keep only groups that involve at least one of these video ids.
-    `mirror`: the hash's mirror mask (framedb.hashing.mirror_mask), to find mirrored copies."""
+) -> list[Pair]:
+    """Every pair segment within and across the tracks (in track positions): views, seeds,
+    diagonals. `mirror`: the hash's mirror mask (framedb.hashing.mirror_mask), to find mirrored
+    copies."""
     _check_tracks(tracks)
     if not tracks:
         return []
@@ -211,9 +210,32 @@ def find_groups(
         return []
     seeds = seeds_of(runs, params, blocks)
     chains = chains_of(views, owners, runs, seeds, params)
-    pairs = pair_segments(views, owners, chains, params)
-    groups = _groups(tracks, pairs, params)
+    return pair_segments(views, owners, chains, params)
+
+
+def groups_of(
+    tracks: Sequence[Track],
+    pairs: list[Pair],
+    params: MatchParams = MatchParams(),
+    *,
+    only: Collection[int] | None = None,
+) -> list[Group]:
+    """The groups the pair segments form, strongest (longest x occurrences) first. Only the
+    tracks' times are used. `only`: keep only groups that involve one of these video ids."""
+    groups = _groups(tracks, pairs, params) if pairs else []
     if only is not None:
         wanted = set(only)
         groups = [g for g in groups if any(o.video_id in wanted for o in g.occurrences)]
     return groups
+
+
+def find_groups(
+    tracks: Sequence[Track],
+    params: MatchParams = MatchParams(),
+    *,
+    only: Collection[int] | None = None,
+    mirror: np.ndarray | None = None,
+) -> list[Group]:
+    """All footage shared within and across the tracks, as groups, strongest first (the pairs
+    of `find_pairs`, grouped by `groups_of`)."""
+    return groups_of(tracks, find_pairs(tracks, params, mirror=mirror), params, only=only)

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from framedb.errors import FrameNotFoundError
 from framedb.hashing import FLAT_DETAIL
 from framedb.match.align import extend_occurrence
-from framedb.match.tracks import MatchParams, Occurrence, Track, format_time
+from framedb.match.tracks import MatchParams, Occurrence, Track, format_time, parse_time
 from framedb.store.index import FrameIndex
 from framedb.store.rows import Store
-from framedb.store.tables import FrameArrays
+from framedb.store.tables import FrameArrays, VideoRow
 
 # Matching frames of one video at most this many ordinals apart belong to one occurrence: a frame
 # or two just over the radius (compression noise) must not split it.
@@ -237,25 +238,59 @@ def videos_near(
     detailed frames, as the matcher's views see them: the only videos worth matching the probe
     against (`find`). `indexes`: of the stored hashes and of the stored inner hashes. The
     probe's hashes and inner hashes (and, with a mirror mask, both mirrored) are looked up among
-    the hashes; its hashes (and mirrored) among the inner hashes (the probe shows a part)."""
+    the hashes; its hashes (and mirrored) among the inner hashes (the probe shows a part). Only
+    detailed stored frames count, so that "near" is symmetric between two stored videos."""
     detailed = probe.detail >= params.min_detail
     views = [probe.codes[detailed]]
     if probe.inner is not None:
         views.append(probe.inner[detailed])
     if mirror is not None:
         views += [v ^ mirror for v in views]
-    lookups = [(indexes[0], v) for v in views]
-    lookups += [(indexes[1], v) for k, v in enumerate(views) if k % 2 == 0 or probe.inner is None]
+    whole = np.concatenate(views)
+    as_part = np.concatenate([v for k, v in enumerate(views) if k % 2 == 0 or probe.inner is None])
     ids = [
-        index.search_radius(code, params.radius)[0]
-        for index, codes in lookups
-        for code in np.unique(codes, axis=0)
+        index.near_ids(codes, params.radius)
+        for index, codes in ((indexes[0], whole), (indexes[1], as_part))
+        if len(index) and len(codes)
     ]
     if not ids:
         return set()
     with store.reading() as conn:
         found = store.frames_by_id(conn, np.unique(np.concatenate(ids)), probe.codes.shape[1])
-    return set(found.video_ids.tolist())
+    return set(found.video_ids[found.detail >= params.min_detail].tolist())
+
+
+def frame_at(store: Store, row: VideoRow, ordinal: int, nbytes: int) -> FrameArrays:
+    """One stored frame of `row`, or FrameNotFoundError."""
+    with store.reading() as conn:
+        found = store.frame_at(conn, row.id, ordinal, nbytes)
+    if len(found.ids) != 1:
+        raise FrameNotFoundError(f"{row.path}: frame {ordinal} is not stored")
+    return found
+
+
+def ordinal_of(store: Store, row: VideoRow, frame: str | int, nbytes: int) -> int:
+    """The ordinal of a frame of `row` given as an ordinal (`120`) or a time (`12.5s`,
+    `00:01:02.500`); FrameNotFoundError, saying the video's range, outside it."""
+    if row.frame_count == 0:
+        raise FrameNotFoundError(f"{row.path}: no frames stored (status {row.status})")
+    if isinstance(frame, int) or str(frame).strip().isdigit():
+        ordinal = int(frame)
+        if not 0 <= ordinal < row.frame_count:
+            raise FrameNotFoundError(
+                f"{row.path}: frame {ordinal} is outside 0..{row.frame_count - 1}"
+            )
+        return ordinal
+    seconds = parse_time(str(frame))
+    with store.reading() as conn:
+        ordinal = store.ordinal_at(conn, row.id, seconds + 1e-6, row.frame_count)
+    start = float(frame_at(store, row, 0, nbytes).times[0])
+    if ordinal < 0 or seconds > start + row.duration:
+        raise FrameNotFoundError(
+            f"{row.path}: time {frame} is outside the video "
+            f"({format_time(start)} to {format_time(start + row.duration)})"
+        )
+    return ordinal
 
 
 def flat_note(what: str) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from framedb.errors import DatabaseError, VideoNotFoundError
 from framedb.store import bulk
+from framedb.store import segments as stored_segments
 from framedb.store.engine import is_postgres, serialise_writes
 from framedb.store.tables import FrameArrays, VideoRow, display_path, frames, meta, videos
 
@@ -151,11 +152,12 @@ class Store:
         )
 
     def delete_video(self, conn: Connection, video_id: int) -> np.ndarray:
-        """Delete a video and its frames; returns the frame ids that were removed."""
+        """Delete a video, its frames and its segments; returns the frame ids that were removed."""
         ids = np.fromiter(
             conn.execute(select(frames.c.id).where(frames.c.video_id == video_id)).scalars(),
             dtype=np.int64,
         )
+        stored_segments.delete_of(conn, [video_id])
         conn.execute(delete(frames).where(frames.c.video_id == video_id))
         conn.execute(delete(videos).where(videos.c.id == video_id))
         if len(ids):
@@ -338,6 +340,7 @@ def _video_row(r: Any) -> VideoRow:
         status=r["status"],
         error=r["error"],
         has_inner=bool(r["has_inner"]),
+        segments=r["segments"],
     )
 
 

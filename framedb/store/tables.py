@@ -56,6 +56,8 @@ videos = Table(
     Column("hash_kind", String(16), nullable=False),
     Column("hash_size", Integer, nullable=False),
     Column("has_inner", Boolean, nullable=False, server_default=false()),  # migration 0002
+    # migration 0003: the matcher key its stored segments were found with; NULL: none stored
+    Column("segments", String(128)),
     Column("ingested_at", String(32), nullable=False),
 )
 
@@ -73,6 +75,29 @@ frames = Table(
     UniqueConstraint("video_id", "ordinal", name="uq_frames_video_ordinal"),
 )
 Index("ix_videos_status", videos.c.status)
+
+# migration 0003: pair segments, frames a_start..a_end of video_a showing what b_start..b_end of
+# video_b show (inclusive ordinals) along t_b = rate * t_a + dt, b mirrored if so; `distance`:
+# the median Hamming distance of the aligned frames. video_a <= video_b; a loop is a = b.
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("video_a", Id, ForeignKey("videos.id"), nullable=False, index=True),
+    Column("video_b", Id, ForeignKey("videos.id"), nullable=False, index=True),
+    Column("a_start", Integer, nullable=False),
+    Column("a_end", Integer, nullable=False),
+    Column("b_start", Integer, nullable=False),
+    Column("b_end", Integer, nullable=False),
+    Column("a_start_time", Float, nullable=False),
+    Column("a_end_time", Float, nullable=False),
+    Column("b_start_time", Float, nullable=False),
+    Column("b_end_time", Float, nullable=False),
+    Column("dt", Float, nullable=False),
+    Column("rate", Float, nullable=False),
+    Column("mirrored", Boolean, nullable=False),
+    Column("distance", Float, nullable=False),
+)
 
 DONE, PARTIAL, FAILED = "done", "partial", "failed"
 
@@ -96,6 +121,7 @@ class VideoRow:
     status: str
     error: str | None
     has_inner: bool = False  # its frames have inner hashes (stored since migration 0002)
+    segments: str | None = None  # key of the matcher its stored segments were found with
 
     @property
     def fps(self) -> float | None:
@@ -131,6 +157,26 @@ class FrameArrays:
     codes: np.ndarray
     detail: np.ndarray
     inner: np.ndarray | None = None  # read only where asked for, and stored (framedb.hashing)
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One stored pair segment (the `segments` table, without its id)."""
+
+    video_a: int
+    video_b: int
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    a_start_time: float
+    a_end_time: float
+    b_start_time: float
+    b_end_time: float
+    dt: float
+    rate: float
+    mirrored: bool
+    distance: float
 
 
 def display_path(raw: bytes) -> str:

@@ -1,0 +1,118 @@
+"""Finding a video's segments against the collection, as it is stored (framedb.ingest hands each
+video here inside the transaction that writes its frames) or again on `--recompute`.
+
+A video's segments are its loops (the matcher run on it alone) and, for every video stored before
+it that holds a detailed frame within the seed radius of one of its frames (`hits.videos_near`,
+a symmetric relation), the pair segments the matcher finds between the two of them alone, the
+two given to it in the order of their content fingerprints. What is stored for two videos so
+depends on nothing but their frames: not on the order they came in, nor on the other videos, so
+that segments found one video at a time equal those of a `--recompute`, and removing a video
+leaves the others' segments true."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import Connection
+
+from framedb.match.groups import find_pairs
+from framedb.match.hits import videos_near
+from framedb.match.stored import matcher_key, rows_of, track_of
+from framedb.match.tracks import MatchParams, Track
+from framedb.store import segments
+from framedb.store.hashed import HashedVideo
+from framedb.store.index import FrameIndex
+from framedb.store.rows import Store
+from framedb.store.tables import SegmentRow, VideoRow
+
+
+class SegmentFinder:
+    """Finds and stores segments for one writer. `indexes`: of the stored hashes and inner
+    hashes when the writer began; the frames it commits afterwards are added to indexes of its
+    own (`committed`), so that each video is matched against every one stored before it."""
+
+    def __init__(
+        self,
+        store: Store,
+        params: MatchParams,
+        mirror: np.ndarray | None,
+        indexes: tuple[FrameIndex, FrameIndex],
+        bits: int,
+    ) -> None:
+        self.store = store
+        self.params = params
+        self.mirror = mirror
+        self.key = matcher_key(params)
+        self.base = indexes
+        self.recent = (FrameIndex(bits), FrameIndex(bits))
+        self.nbytes = bits // 8
+
+    def stored(self, conn: Connection, video_id: int, hashed: HashedVideo) -> None:
+        """Ingest's hook: `hashed` was just written as `video_id` in `conn`'s transaction."""
+        track = Track(video_id, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        self.store_for(conn, track)
+
+    def committed(self, ids: np.ndarray, codes: np.ndarray, inner: np.ndarray | None) -> None:
+        """Frames committed since the writer began: later videos are matched against them."""
+        self.recent[0].add(ids, codes)
+        if inner is not None:
+            self.recent[1].add(ids, inner)
+
+    def store_for(self, conn: Connection, track: Track) -> int:
+        """Find the segments of `track` (a video whose frames `conn` has just written, or one
+        stored before) with itself and the videos stored before it, and write them in `conn`'s
+        transaction in place of those it had with them; returns how many."""
+        fingerprints = _fingerprints(conn, self.store)
+        older = sorted(v for v in self.near(track) if v < track.video_id and v in fingerprints)
+        rows = self.loops_of(track)
+        for other in older:
+            partner = track_of(self.store, conn, other, self.nbytes)
+            rows += self.between(partner, track, fingerprints)
+        segments.delete_older(conn, track.video_id)
+        segments.write(conn, rows)
+        segments.mark(conn, [track.video_id], self.key)
+        return len(rows)
+
+    def recompute(self, conn: Connection, videos: Sequence[VideoRow]) -> int:
+        """Find every segment of the collection (`videos`: all its stored videos) from the
+        frames in place of what was stored; returns how many."""
+        tracks = {v.id: track_of(self.store, conn, v.id, self.nbytes) for v in videos}
+        rows = self.rows_for(videos, tracks)
+        segments.delete_all(conn)
+        segments.write(conn, rows)
+        segments.mark(conn, list(tracks), self.key)
+        return len(rows)
+
+    def rows_for(self, videos: Sequence[VideoRow], tracks: dict[int, Track]) -> list[SegmentRow]:
+        """The segments of `videos` (`tracks`: theirs, by id) with themselves and each other,
+        found video after video as ingest finds them, each against those before it."""
+        fingerprints = {v.id: v.fingerprint for v in videos}
+        rows = []
+        for video_id, track in sorted(tracks.items()):
+            rows += self.loops_of(track)
+            for other in sorted(v for v in self.near(track) if v < video_id and v in tracks):
+                rows += self.between(tracks[other], track, fingerprints)
+        return rows
+
+    def near(self, track: Track) -> set[int]:
+        """The stored videos with a detailed frame near one of `track`'s (and `track`'s own)."""
+        found: set[int] = set()
+        for indexes in (self.base, self.recent):
+            if len(indexes[0]):
+                found |= videos_near(indexes, self.store, track, self.params, self.mirror)
+        return found
+
+    def loops_of(self, track: Track) -> list[SegmentRow]:
+        """The pair segments of footage repeated inside one video."""
+        return rows_of([track], find_pairs([track], self.params, mirror=self.mirror))
+
+    def between(self, a: Track, b: Track, fingerprints: dict[int, str]) -> list[SegmentRow]:
+        """The pair segments of footage two videos share, found on those two alone."""
+        pair = sorted((a, b), key=lambda t: (fingerprints[t.video_id], t.video_id))
+        found = find_pairs(pair, self.params, mirror=self.mirror)
+        return rows_of(pair, [p for p in found if p.a != p.b])
+
+
+def _fingerprints(conn: Connection, store: Store) -> dict[int, str]:
+    return {v.id: v.fingerprint for v in store.videos(conn)}
