@@ -9,13 +9,15 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
 from framedb import FrameDB
 from framedb.cli import run
 from framedb.match.tracks import Group
-from framedb.store.tables import segments, videos
+from framedb.store.segments import times_of
+from framedb.store.tables import segments, timelines, videos
 from framedb.synth import Mirror, Segment, write_video
 from tests.backends import Backend
 
@@ -238,3 +240,22 @@ def test_check_finds_a_segment_that_points_nowhere_and_repair_rebuilds(
         assert repaired.ok, repaired.problems
         assert any("segments" in note for note in repaired.repaired)
         assert_same(db.matches(), truth)
+
+
+def test_check_finds_a_timeline_that_disagrees_with_the_frames(
+    collection: Path, tmp_path: Path
+) -> None:
+    with FrameDB.open(tmp_path / "timeline.db") as db:
+        db.ingest([collection / "d.mp4"])
+        [video] = db.videos()
+        with db.store.reading() as conn:
+            stored = times_of(conn, [video.id])[video.id]
+        assert np.array_equal(stored, db.tracks()[video.id].times)
+        with db.store.writing() as conn:
+            conn.execute(
+                update(timelines)
+                .where(timelines.c.video_id == video.id)
+                .values(times=b"\0" * 8 * (video.frame_count - 1))
+            )
+        report = db.check()
+        assert not report.ok and any("timeline holds" in p for p in report.problems)

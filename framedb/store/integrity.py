@@ -12,7 +12,7 @@ from framedb.store.cache import IndexCache
 from framedb.store.database import Database
 from framedb.store.index import FrameIndex
 from framedb.store.lock import writer_lock
-from framedb.store.tables import frames
+from framedb.store.tables import frames, timelines
 
 
 @dataclass
@@ -56,6 +56,12 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
             )
         }
         rows = store.videos(conn)
+        timeline_bytes = {
+            int(vid): int(size)
+            for vid, size in conn.execute(
+                select(timelines.c.video_id, func.length(timelines.c.times))
+            )
+        }
         generation = store.generation(conn)
         sql_ids = np.sort(np.fromiter(conn.execute(select(frames.c.id)).scalars(), dtype=np.int64))
         inner_ids = np.sort(
@@ -79,9 +85,17 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
                 f"wrong size), the video row says {'all' if video.has_inner else 'none'}"
             )
             broken.append(video.id)
-    orphans = sorted(set(per_video) - known)
+        elif timeline_bytes.get(video.id, 8 * count) != 8 * count:
+            report.problems.append(
+                f"{video.path}: its timeline holds {timeline_bytes[video.id] // 8} frame times, "
+                f"the video has {count} frames"
+            )
+            broken.append(video.id)
+    orphans = sorted((set(per_video) | set(timeline_bytes)) - known)
     if orphans:
-        report.problems.append(f"frames of {len(orphans)} unknown video id(s): {orphans[:5]}")
+        report.problems.append(
+            f"frames or timelines of {len(orphans)} unknown video id(s): {orphans[:5]}"
+        )
     for cache, wanted in ((db.cache, sql_ids), (db.inner, inner_ids)):
         held = _index_ids(cache, generation, report)
         if cache is db.cache:
@@ -122,6 +136,7 @@ def _repair(db: Database, broken: list[int], orphans: list[int]) -> list[str]:
             notes.append(f"video {video_id}: removed; ingest it again")
         if orphans:
             conn.execute(frames.delete().where(frames.c.video_id.in_(orphans)))
+            conn.execute(timelines.delete().where(timelines.c.video_id.in_(orphans)))
             notes.append(f"frames of unknown videos {orphans[:5]}: removed")
         store.bump_generation(conn)
     return notes

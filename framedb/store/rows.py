@@ -34,7 +34,15 @@ from framedb.errors import DatabaseError, VideoNotFoundError
 from framedb.store import bulk
 from framedb.store import segments as stored_segments
 from framedb.store.engine import is_postgres, serialise_writes
-from framedb.store.tables import FrameArrays, VideoRow, display_path, frames, meta, videos
+from framedb.store.tables import (
+    FrameArrays,
+    VideoRow,
+    display_path,
+    frames,
+    meta,
+    timelines,
+    videos,
+)
 
 if TYPE_CHECKING:
     from framedb.hashspec import HashSpec
@@ -158,6 +166,7 @@ class Store:
             dtype=np.int64,
         )
         stored_segments.delete_of(conn, [video_id])
+        conn.execute(delete(timelines).where(timelines.c.video_id == video_id))
         conn.execute(delete(frames).where(frames.c.video_id == video_id))
         conn.execute(delete(videos).where(videos.c.id == video_id))
         if len(ids):
@@ -186,6 +195,9 @@ class Store:
             raise DatabaseError("the database did not return the new video's id")
         video_id = int(inserted[0])
         n = len(pts)
+        if n:
+            timeline = np.ascontiguousarray(times, dtype="<f8").tobytes()
+            conn.execute(insert(timelines), {"video_id": video_id, "times": timeline})
         first = int(conn.execute(_NEXT_FRAME_ID).scalar_one())
         ids = np.arange(first, first + n, dtype=np.int64)
         if n and self.copy:

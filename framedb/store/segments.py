@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 from sqlalchemy import Connection, and_, delete, func, insert, not_, or_, select, update
 
-from framedb.store.tables import SegmentRow, frames, segments, videos
+from framedb.store.tables import SegmentRow, frames, segments, timelines, videos
 
 _FIELDS = [f.name for f in dataclasses.fields(SegmentRow)]
 _COLUMNS = [segments.c[name] for name in _FIELDS]
@@ -57,9 +57,17 @@ def mark(conn: Connection, ids: Collection[int], key: str | None) -> None:
 
 
 def times_of(conn: Connection, ids: Collection[int]) -> dict[int, np.ndarray]:
-    """Every frame time of each video in `ids`, in ordinal order (what groups need of a track)."""
+    """Every frame time of each video in `ids`, in ordinal order (what groups need of a track):
+    from its timeline, or from its frames for a video stored before timelines were kept."""
     out: dict[int, np.ndarray] = {}
-    for video_id in sorted(ids):
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        query = select(timelines.c.video_id, timelines.c.times).where(
+            timelines.c.video_id.in_(wanted[start : start + 500])
+        )
+        for video_id, blob in conn.execute(query):
+            out[int(video_id)] = np.frombuffer(blob, dtype="<f8").astype(np.float64)
+    for video_id in (v for v in wanted if v not in out):
         query = (
             select(frames.c.time).where(frames.c.video_id == video_id).order_by(frames.c.ordinal)
         )

@@ -99,6 +99,15 @@ segments = Table(
     Column("distance", Float, nullable=False),
 )
 
+# migration 0003: every frame's time of a video, as little-endian float64 in ordinal order:
+# what grouping stored segments needs of a video, read in one row instead of one per frame.
+timelines = Table(
+    "timelines",
+    metadata,
+    Column("video_id", Id, ForeignKey("videos.id"), primary_key=True),
+    Column("times", LargeBinary, nullable=False),
+)
+
 DONE, PARTIAL, FAILED = "done", "partial", "failed"
 
 

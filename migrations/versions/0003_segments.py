@@ -1,6 +1,9 @@
 """Stored segments: the footage each video shares with itself and with the videos stored before
 it, found at ingest, so that `matches` and `loops` answer from SQL instead of from the frames.
 
+`timelines` holds each video's frame times in one row (what grouping segments reads of a video);
+videos stored before have none, and their times are read from their frames.
+
 `videos.segments` holds the key of the matcher that found a video's segments (its parameters and
 version); NULL for videos stored before this revision, whose segments are found by the next
 `framedb matches --recompute` (until then `matches` answers from their frames, and says so).
@@ -43,9 +46,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_segments_video_a", "segments", ["video_a"])
     op.create_index("ix_segments_video_b", "segments", ["video_b"])
+    op.create_table(
+        "timelines",
+        sa.Column("video_id", Id, sa.ForeignKey("videos.id"), primary_key=True),
+        sa.Column("times", sa.LargeBinary, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("timelines")
     op.drop_index("ix_segments_video_b", "segments")
     op.drop_index("ix_segments_video_a", "segments")
     op.drop_table("segments")
