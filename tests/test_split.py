@@ -111,6 +111,16 @@ def joins(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
         return tail
 
     monkeypatch.setattr(split.SecondHalf, "join", spy)
+    # A goes on alone when B is late to start (a busy machine): right, but not what the tests
+    # that take this fixture pin. A waits for B's first frame, so the junction is reached.
+    stop_at = split.SecondHalf.stop_at
+
+    def after_b_started(self: split.SecondHalf, pts: list[int], last: int | None) -> int | None:
+        while not self.failed and self.first_pts is None and self.end is None:
+            self._receive()
+        return stop_at(self, pts, last)
+
+    monkeypatch.setattr(split.SecondHalf, "stop_at", after_b_started)
     return seen
 
 
@@ -141,18 +151,7 @@ def test_two_halves_give_the_rows_of_one_pass(
     name: str,
     first: int,
     joins: list[tuple[int, bool]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A goes on alone when B is late to start (a busy machine): right, but not what this test
-    # pins. A waits here for B's first frame, so the junction is always reached.
-    stop_at = split.SecondHalf.stop_at
-
-    def after_b_started(self: split.SecondHalf, pts: list[int], last: int | None) -> int | None:
-        while not self.failed and self.first_pts is None and self.end is None:
-            self._receive()
-        return stop_at(self, pts, last)
-
-    monkeypatch.setattr(split.SecondHalf, "stop_at", after_b_started)
     counted: list[int] = []
     halves = hash_video(videos / name, HashSpec(), threads=2, on_batch=counted.append)
     assert joins == [(first, True)]  # x264's key frame at 250, nearest 360; or the one set
