@@ -27,7 +27,6 @@ from framedb.store.index import FrameIndex
 from framedb.store.rows import Store
 from framedb.store.tables import SegmentRow, VideoRow
 
-
 # Shared footage of a second or more has many aligned frames within 4 bits of each other (every
 # copy of tests/test_transforms.py is found so); 4 bits instead of the seed radius (8) cut the
 # index probes of a new video's frames tenfold: 100,000 random codes against 1 M, 129 s -> 13 s.
