@@ -1,11 +1,10 @@
 """Query speed on a large synthetic collection written through framedb's own bulk path:
-opening, `where` in-process (against a flat scan) and as a whole CLI process, `matches` over
-the whole collection, and bytes per stored frame."""
+opening, `where` in-process (against a flat scan) and as a whole CLI process, and bytes per
+stored frame (`matches` over it: benchmarks/segments.py)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -76,7 +75,7 @@ print(time.perf_counter() - t, len(index))
 """
 
 
-def measure(frames: int, matches: bool = True) -> list[tuple[str, str, str]]:
+def measure(frames: int) -> list[tuple[str, str, str]]:
     DATA.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=DATA))
     path = folder / "big.db"
@@ -124,18 +123,6 @@ def measure(frames: int, matches: bool = True) -> list[tuple[str, str, str]]:
         ),
         ("peak memory of the query benchmark process", f"{rss:,.0f} MiB", ""),
     ]
-    if matches:
-        from long_loop import _run_peak
-
-        seconds, peak, out = _run_peak([BIN / "framedb", "--db", path, "matches", "--json"])
-        groups = len(json.loads(out)["groups"])
-        rows.append(
-            (
-                f"`framedb matches` over all {frames:,} frames",
-                f"{seconds:.0f} s, peak {peak:,.0f} MiB",
-                f"{groups} groups (random codes: none expected); target < 600 s",
-            )
-        )
     for p in folder.iterdir():
         p.unlink()
     folder.rmdir()
@@ -145,7 +132,6 @@ def measure(frames: int, matches: bool = True) -> list[tuple[str, str, str]]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=10_000_000)
-    parser.add_argument("--no-matches", action="store_true")
     args = parser.parse_args()
-    for row in measure(args.frames, not args.no_matches):
+    for row in measure(args.frames):
         print(" | ".join(row))

@@ -1,12 +1,12 @@
 """`make bench`: every benchmark with its baseline from the same run, as one Markdown table.
 
 Inputs are generated on first use and kept in bench-data/ (FRAMEDB_BENCH_DATA to move it):
-a 3-minute 720p30 H.264 file, 96 light 160x90 clips and 24 busy 320x180 clips, a 24-hour 160x90
-loop video made by remuxing (about 1 GB), a 10 M-frame synthetic collection (written and
-deleted each run), and the transformed copies of benchmarks/transforms.py (real footage fetched
+a 3-minute and a 20-minute 720p30 H.264 file, 96 light 160x90 clips and 24 busy 320x180 clips,
+a 24-hour 160x90 loop video made by remuxing (about 1 GB), 10 M-frame synthetic collections
+(written and deleted each run), and the transformed copies of benchmarks/transforms.py (real footage fetched
 from the package registries, matched by framedb, vPDQ and FFmpeg's signature filter, which
-`make bench-tools` installs). A full run took 2 h 18 min on 2 cores on 2026-12-03 (`matches`
-over 10 M frames alone 90 minutes) and writes the tables to
+`make bench-tools` installs). A full run took 2 h 18 min on 2 cores on 2026-12-03, when `matches`
+over 10 M frames was answered from the frames (90 minutes of it), and writes the tables to
 benchmarks/RESULTS.md; `--quick` runs small cases (a smoke test of a few minutes) and only prints.
 """
 
@@ -25,6 +25,7 @@ import ingest_speed  # noqa: E402
 import long_loop  # noqa: E402
 import many_videos  # noqa: E402
 import queries  # noqa: E402
+import segments  # noqa: E402
 import transforms  # noqa: E402
 from common import machine, table  # noqa: E402
 
@@ -36,13 +37,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small inputs: a smoke test")
     parser.add_argument(
         "--only",
-        choices=["ingest", "jobs", "long", "queries", "transforms"],
+        choices=["ingest", "jobs", "long", "queries", "segments", "transforms"],
         action="append",
         help="run only these cases (repeatable)",
     )
     args = parser.parse_args()
     quick = args.quick
-    cases = args.only or ["ingest", "jobs", "long", "queries", "transforms"]
+    cases = args.only or ["ingest", "jobs", "long", "queries", "segments", "transforms"]
     started = time.perf_counter()
     rows: list[tuple[str, str, str]] = []
     took: list[str] = []
@@ -69,6 +70,13 @@ def main() -> None:
         case("long", lambda: long_loop.measure(hours=0.5 if quick else 24.0))
     if "queries" in cases:
         case("queries", lambda: queries.measure(frames=300_000 if quick else 10_000_000))
+    if "segments" in cases:
+        case(
+            "segments",
+            lambda: segments.measure(
+                frames=300_000 if quick else 10_000_000, seconds=20 if quick else 1200
+            ),
+        )
     accuracy = io.StringIO()  # its own table: one row per transformation, three tools
 
     def transformed() -> list[tuple[str, str, str]]:
