@@ -118,7 +118,8 @@ class StoredAnswers:
         if query is None or not result.hits:
             return result
         ids = {query.video_id} | {h.video_id for h in result.hits}
-        rows_by_id = {v.id: v for v in self.store_videos(ids)}
+        with self.store.reading() as conn:
+            rows_by_id = {v.id: v for v in self.store.videos(conn, sorted(ids))}
         stored: list[SegmentRow] = []
         if self.usable(list(rows_by_id.values()), self.params):
             with self.store.reading() as conn:
@@ -148,10 +149,6 @@ class StoredAnswers:
             return [
                 v for v in self.store.videos(conn) if v.status in (DONE, PARTIAL) and v.frame_count
             ]
-
-    def store_videos(self, ids: Collection[int]) -> list[VideoRow]:
-        with self.store.reading() as conn:
-            return [v for v in self.store.videos(conn) if v.id in ids]
 
     def tracks(self, videos: Sequence[VideoRow]) -> dict[int, Track]:
         with self.store.reading() as conn:
