@@ -23,6 +23,7 @@ from framedb.match.stored import (
     matcher_key,
     stored_groups,
     timeline,
+    timelines,
     track_of,
 )
 from framedb.match.tracks import Group, MatchParams, Occurrence, Track
@@ -91,12 +92,11 @@ class StoredAnswers:
                 rows = segments.of_videos(conn, None if only is None else connected_ids(conn, only))
                 involved = {v for r in rows for v in (r.video_a, r.video_b)} | set(only or ())
                 times = segments.times_of(conn, involved)
-            return stored_groups(rows, times, params, only=only)
+            return stored_groups(rows, timelines(times), params, only=only)
         if tracks is None:
             tracks = self.tracks(videos)
         rows = self.finder(params).rows_for(videos, tracks)
-        times = {i: t.times for i, t in tracks.items()}
-        return stored_groups(rows, times, params, only=only)
+        return stored_groups(rows, tracks, params, only=only)
 
     def loops(self, video: VideoRow, params: MatchParams) -> tuple[Track, list[Group]]:
         """The groups of footage repeated inside `video`; and its track (of times only, when
@@ -104,11 +104,12 @@ class StoredAnswers:
         if not self.usable([video], params):
             track = self.tracks([video])[video.id]
             rows = self.finder(params).loops_of(track)
-            return track, stored_groups(rows, {video.id: track.times}, params)
+            return track, stored_groups(rows, {video.id: track}, params)
         with self.store.reading() as conn:
             rows = [r for r in segments.of_videos(conn, [video.id]) if r.video_a == r.video_b]
             times = segments.times_of(conn, [video.id])
-        return timeline(video.id, times[video.id]), stored_groups(rows, times, params)
+        track = timeline(video.id, times[video.id])
+        return track, stored_groups(rows, {video.id: track}, params)
 
     def where_segments(self, result: WhereResult, names: dict[int, str]) -> WhereResult:
         """`result` with each hit grown into the pair of occurrences it belongs to: from the

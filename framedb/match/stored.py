@@ -95,29 +95,34 @@ def connected(rows: Sequence[SegmentRow], ids: Collection[int]) -> set[int]:
     return seen
 
 
-def long_enough(rows: Sequence[SegmentRow], times: dict[int, np.ndarray], seconds: float) -> list:
+def long_enough(rows: Sequence[SegmentRow], tracks: dict[int, Track], seconds: float) -> list:
     """The rows whose first side lasts at least `seconds` (as the matcher measures a segment)."""
-    steps = {v: _step(t) for v, t in times.items()}
-    return [r for r in rows if r.a_end_time - r.a_start_time + steps[r.video_a] >= seconds - 1e-9]
+    return [
+        r for r in rows if r.a_end_time - r.a_start_time + tracks[r.video_a].step >= seconds - 1e-9
+    ]
 
 
 def stored_groups(
     rows: Sequence[SegmentRow],
-    times: dict[int, np.ndarray],
+    tracks: dict[int, Track],
     params: MatchParams,
     *,
     only: Collection[int] | None = None,
 ) -> list[Group]:
-    """The groups the stored segments form (`times`: every frame time of each video they
-    touch), keeping segments of at least `params.min_length` seconds."""
-    ids = sorted(times)
-    tracks = [timeline(v, times[v]) for v in ids]
+    """The groups the stored segments form (`tracks`: each video they touch, of which only
+    its times are read: `timeline`), keeping segments of at least `params.min_length` seconds."""
+    ids = sorted(tracks)
     position = {v: k for k, v in enumerate(ids)}
     kept = long_enough(
-        [r for r in rows if r.video_a in times and r.video_b in times], times, params.min_length
+        [r for r in rows if r.video_a in tracks and r.video_b in tracks], tracks, params.min_length
     )
     kept.sort(key=_canonical)  # the order they were stored in must not change the groups
-    return groups_of(tracks, pairs_of(kept, position), params, only=only)
+    return groups_of([tracks[v] for v in ids], pairs_of(kept, position), params, only=only)
+
+
+def timelines(times: dict[int, np.ndarray]) -> dict[int, Track]:
+    """Tracks of times only, by video id (`segments.times_of` gives the times)."""
+    return {v: timeline(v, t) for v, t in times.items()}
 
 
 def same_rows(a: Sequence[SegmentRow], b: Sequence[SegmentRow], frames: int = 1) -> bool:
@@ -145,7 +150,3 @@ def timeline(video_id: int, times: np.ndarray) -> Track:
 
 def _canonical(r: SegmentRow) -> tuple[int, ...]:
     return (r.video_a, r.video_b, r.a_start, r.b_start, r.a_end, r.b_end)
-
-
-def _step(times: np.ndarray) -> float:
-    return timeline(0, times).step
