@@ -5,17 +5,33 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from framedb import FrameDB
-from framedb.store.schema import HEAD, current_revision
+from framedb.store.schema import HEAD, current_revision, migrations_dir
 from framedb.store.tables import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrate(path: Path, revision: str, how: Callable[[Config, str], None]) -> Engine:
+    """Bring the SQLite database at `path` to `revision` with Alembic (`command.upgrade` or
+    `command.downgrade`), as an older or newer framedb left it."""
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        how(config, revision)
+    assert current_revision(engine) == revision
+    return engine
 
 
 def test_migrated_schema_matches_the_tables_the_code_uses(tmp_path: Path) -> None:
@@ -91,23 +107,14 @@ def test_a_database_made_before_inner_hashes_upgrades_in_place_and_answers_as_be
     """A 0001 database (phash8, no inner hashes), written as framedb then wrote it: opening it
     upgrades it to HEAD in place; its videos answer as before; new videos get inner hashes and
     match the old ones; `check` passes, and notices an inner hash that goes missing."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import select, text, update
 
     from framedb.hashspec import HashSpec
     from framedb.ingest.extract import hash_video
-    from framedb.store.schema import migrations_dir
     from framedb.store.tables import frames
 
     path = tmp_path / "old.db"
-    engine = create_engine(f"sqlite:///{path}")
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-    assert current_revision(engine) == "0001"
+    engine = migrate(path, "0001", command.upgrade)
     looped = library / "looped.mp4"
     hashed = hash_video(looped, HashSpec("phash", 8))
     with engine.begin() as conn:
@@ -181,24 +188,12 @@ def test_a_database_made_before_stored_segments_upgrades_and_is_told_to_recomput
     """A 0002 database (inner hashes, no segments table): opening it upgrades it in place; its
     videos answer `loops` and `matches` as before, from their frames, with a note that says how
     to store their segments; `matches --recompute` stores them and the note goes."""
-    from alembic import command
-    from alembic.config import Config
-
-    from framedb.store.schema import migrations_dir
-
     path = tmp_path / "before.db"
     with FrameDB.open(path) as db:
         db.ingest([library])
         groups, loops = db.matches(), db.loops(library / "looped.mp4")
         assert db.segments_note() is None
-    engine = create_engine(f"sqlite:///{path}")
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0002")
-    assert current_revision(engine) == "0002"
-    engine.dispose()
+    migrate(path, "0002", command.downgrade).dispose()
     with FrameDB.open(path) as db:
         assert current_revision(db.store.engine) == HEAD
         assert all(v.segments is None for v in db.videos())
