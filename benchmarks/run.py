@@ -3,11 +3,12 @@
 Inputs are generated on first use and kept in bench-data/ (FRAMEDB_BENCH_DATA to move it):
 a 3-minute and a 20-minute 720p30 H.264 file, 96 light 160x90 clips and 24 busy 320x180 clips,
 a 24-hour 160x90 loop video made by remuxing (about 1 GB), 10 M-frame synthetic collections
-(written and deleted each run), and the transformed copies of benchmarks/transforms.py (real footage fetched
-from the package registries, matched by framedb, vPDQ and FFmpeg's signature filter, which
-`make bench-tools` installs). A full run took 2 h 18 min on 2 cores on 2026-12-03, when `matches`
-over 10 M frames was answered from the frames (90 minutes of it), and writes the tables to
-benchmarks/RESULTS.md; `--quick` runs small cases (a smoke test of a few minutes) and only prints.
+(written and deleted each run), and the transformed copies of benchmarks/transforms.py (real
+footage fetched from the package registries, matched by framedb, vPDQ and FFmpeg's signature
+filter, which `make bench-tools` installs). A full run took 2 h 18 min on 2 cores on 2026-12-03,
+when `matches` over 10 M frames was answered from the frames (90 minutes of it), and writes the
+tables to benchmarks/RESULTS.md; `--quick` runs small cases (a smoke test of a few minutes) and
+only prints.
 """
 
 from __future__ import annotations
