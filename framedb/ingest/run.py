@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -26,6 +25,8 @@ from framedb.store.rows import Store, no_frames, video_row_values
 from framedb.store.tables import DONE, FAILED, PARTIAL
 
 if TYPE_CHECKING:  # the parent decodes nothing: PyAV is for the workers
+    import numpy as np
+
     from framedb.ingest.cluster import DaskPool
     from framedb.store.cache import IndexUpdate
     from framedb.store.hashed import HashedVideo

@@ -72,8 +72,11 @@ class SegmentFinder:
         """Find the segments of `track` (a video whose frames `conn` has just written, or one
         stored before) with itself and the videos stored before it, and write them in `conn`'s
         transaction in place of those it had with them; returns how many."""
-        fingerprints = _fingerprints(conn, self.store)
-        older = sorted(v for v in self.near(track) if v < track.video_id and v in fingerprints)
+        candidates = sorted(v for v in self.near(track) if v < track.video_id)
+        fingerprints = {
+            v.id: v.fingerprint for v in self.store.videos(conn, [*candidates, track.video_id])
+        }
+        older = [v for v in candidates if v in fingerprints]
         rows = self.loops_of(track)
         for other in older:
             partner = track_of(self.store, conn, other, self.nbytes)
@@ -121,7 +124,3 @@ class SegmentFinder:
         pair = sorted((a, b), key=lambda t: (fingerprints[t.video_id], t.video_id))
         found = find_pairs(pair, self.params, mirror=self.mirror)
         return rows_of(pair, [p for p in found if p.a != p.b])
-
-
-def _fingerprints(conn: Connection, store: Store) -> dict[int, str]:
-    return {v.id: v.fingerprint for v in store.videos(conn)}
