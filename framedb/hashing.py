@@ -10,10 +10,10 @@ other, so the hash of the mirrored picture is the stored hash XOR a fixed mask (
 a mirrored copy is found from the bits already stored, as PDQ derives its dihedral hashes from one
 DCT. (phash compares its coefficients with their median, which mirroring moves: no such mask.)
 
-Each frame also gets an inner hash (`inner_box`): of the centre of its picture, or of the landscape
-band of a portrait frame (`sharp_band`), so that a cropped, zoomed or captioned copy, and a clip
-inside a phone's vertical frame, have a hash that sees the same part of the picture as the other
-copy's.
+Each frame also gets an inner hash (`inner_box`): of the centre of its picture, of the landscape
+band of a portrait frame (`sharp_band`), or of a picture-in-picture inset (`inset_box`), so that a
+cropped, zoomed or captioned copy, a clip inside a phone's vertical frame, and footage shrunk into
+a corner of another, have a hash that sees the same part of the picture as the other copy's.
 """
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ INNER_SCALE = 0.8
 PORTRAIT = 1.3
 BAND_ASPECT = 9 / 16  # the band assumed where none stands out (`sharp_band`)
 BAND_SHARPNESS = 3.0  # grey levels between neighbours: blurred fill stays below it
+# A picture-in-picture inset (`inset_box`): at least INSET_SIDE of each side of the picture, at most
+# INSET_AREA of it; each of its four sides stands out along INSET_COVER of its length; a line
+# stands out where the spread of the difference across it is INSET_CONTRAST times that two lines
+# to either side, plus INSET_LEVEL grey levels; INSET_FRAMES pictures at least.
+INSET_SIDE = 0.3
+INSET_AREA = 0.8
+INSET_COVER = 0.6
+INSET_CONTRAST = 1.2
+INSET_LEVEL = 2.0
+INSET_FRAMES = 16
+INSET_SAMPLE = 64  # pictures of a batch looked at
+INSET_LINES = 6  # the lines standing out over most of their length, tried as sides
 
 
 @lru_cache(maxsize=64)
@@ -210,6 +222,83 @@ def sharp_band(grey: np.ndarray) -> tuple[float, float] | None:
     return top / height, bottom / height
 
 
+def inset_box(grey: np.ndarray) -> tuple[slice, slice] | None:
+    """The rectangle (rows, columns) of a picture-in-picture inset in a batch (B, H, W): footage
+    shrunk over other footage, whose four sides are straight lines between unrelated pictures.
+    Two neighbouring points of one footage change together, so the difference between them
+    varies little over a batch; across such a line the two sides change apart, and it varies as
+    much as they do (`_standing_out`). The inset is the rectangle of such lines whose weakest
+    side stands out along the most of its length (then the largest). None when no rectangle
+    qualifies, or in a batch of fewer than INSET_FRAMES pictures. A still's edges never vary."""
+    batch = grey if grey.ndim == 3 else grey[None]
+    if len(batch) < INSET_FRAMES:
+        return None
+    batch = batch[:: max(1, len(batch) // INSET_SAMPLE)]  # evenly spread: as telling, faster
+    _, h, w = batch.shape
+    across_cols = _standing_out(batch, 2)  # (H, W-1): [r, c] between columns c and c+1
+    across_rows = _standing_out(batch, 1).T  # (W, H-1): [c, r] between rows r and r+1
+    # A side covers a row where it or a line next to it stands out: a border that falls inside a
+    # pixel of the small picture peaks on one side of it or the other, row by row.
+    cols, rows = (np.cumsum(_widened(lines), axis=0) for lines in (across_cols, across_rows))
+
+    def cover(sums: np.ndarray, line: int, start: int, stop: int) -> float:
+        """The fraction of lines start..stop-1 along which line `line` stands out."""
+        before = sums[start - 1, line] if start else 0
+        return float(sums[stop - 1, line] - before) / (stop - start)
+
+    best: tuple[float, int, tuple[slice, slice]] | None = None
+    for left, right in _line_pairs(across_cols, w):
+        for top, bottom in _line_pairs(across_rows, h):
+            area = (right - left) * (bottom - top)
+            if area > INSET_AREA * h * w:
+                continue
+            weakest = min(
+                cover(cols, left, top + 1, bottom + 1),
+                cover(cols, right, top + 1, bottom + 1),
+                cover(rows, top, left + 1, right + 1),
+                cover(rows, bottom, left + 1, right + 1),
+            )
+            if weakest >= INSET_COVER and (best is None or (weakest, area) > best[:2]):
+                best = (weakest, area, (slice(top + 1, bottom + 1), slice(left + 1, right + 1)))
+    return None if best is None else best[2]
+
+
+def _standing_out(batch: np.ndarray, axis: int) -> np.ndarray:
+    """Where the spread (standard deviation over the batch) of the difference across `axis` (1:
+    between rows, 2: between columns) peaks (at least that next to it on either side) and stands
+    out from that two lines before and after it, as booleans."""
+    spread = np.diff(batch.astype(np.float32), axis=axis).std(axis=0)
+    pad = [(0, 0), (0, 0)]
+    pad[axis - 1] = (2, 2)
+    padded = np.pad(spread, pad, mode="edge")
+    if axis == 1:
+        near, around = np.maximum(padded[1:-3], padded[3:-1]), (padded[:-4] + padded[4:]) / 2
+    else:
+        near = np.maximum(padded[:, 1:-3], padded[:, 3:-1])
+        around = (padded[:, :-4] + padded[:, 4:]) / 2
+    return np.asarray((spread >= near) & (spread > INSET_CONTRAST * around + INSET_LEVEL))
+
+
+def _widened(standing: np.ndarray) -> np.ndarray:
+    """`standing` (along, lines) with each line also standing where a line next to it does."""
+    out = standing.copy()
+    out[:, 1:] |= standing[:, :-1]
+    out[:, :-1] |= standing[:, 1:]
+    return out
+
+
+def _line_pairs(standing: np.ndarray, side: int) -> list[tuple[int, int]]:
+    """Pairs of lines (before, after) that may be two opposite sides of an inset: of the lines
+    standing out over most of the shortest side's length, the INSET_LINES that do the most."""
+    counts = standing.sum(axis=0)
+    need = INSET_SIDE * standing.shape[0] * INSET_COVER
+    order = np.argsort(-counts, kind="stable")[:INSET_LINES]
+    lines = sorted(int(k) for k in order if counts[k] >= need)
+    return [
+        (a, b) for i, a in enumerate(lines) for b in lines[i + 1 :] if b - a >= INSET_SIDE * side
+    ]
+
+
 def inner_box(box: tuple[slice, slice], band: tuple[float, float] | None) -> tuple[slice, slice]:
     """The inner picture of a content box: the landscape `band` of a portrait frame (rows, as
     `band_of` gives them), else the box's centre, INNER_SCALE of each side."""
@@ -236,23 +325,6 @@ def content_box(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[slice, slic
     batch = grey if grey.ndim == 3 else grey[None]
     brightest = batch.max(axis=0)  # one pass over the batch, then over one picture
     return box_of(brightest.max(axis=1) > dark, brightest.max(axis=0) > dark)
-
-
-def bright_lines(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> tuple[np.ndarray, np.ndarray]:
-    """Per picture of a batch (B, H, W), which rows (B, H) and columns (B, W) have a pixel
-    brighter than a bar: any set of pictures' `content_box` is `box_of` these, OR-ed."""
-    return grey.max(axis=2) > dark, grey.max(axis=1) > dark
-
-
-def framed(grey: np.ndarray, *, dark: int = BAR_LEVEL) -> np.ndarray:
-    """Per picture of a batch (B, H, W), whether each of its four edges has a pixel brighter
-    than a bar: a batch holding one such picture has the whole picture as its content box."""
-    return (
-        (grey[:, 0, :].max(axis=1) > dark)
-        & (grey[:, -1, :].max(axis=1) > dark)
-        & (grey[:, :, 0].max(axis=1) > dark)
-        & (grey[:, :, -1].max(axis=1) > dark)
-    )
 
 
 def box_of(rows: np.ndarray, cols: np.ndarray) -> tuple[slice, slice]:

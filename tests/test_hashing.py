@@ -9,6 +9,7 @@ from framedb import hashing
 from framedb.errors import BadArgumentError
 from framedb.hashing import FrameHash
 from framedb.hashspec import KINDS, HashSpec
+from framedb.ingest.offload import hash_batch
 from tests.media import render
 
 
@@ -139,32 +140,6 @@ def test_dark_scenes_are_not_mistaken_for_bars() -> None:
     assert hashing.content_box(dim) == (slice(0, 64), slice(0, 64))
 
 
-def test_content_boxes_follow_from_each_pictures_bright_lines() -> None:
-    """What framedb.ingest.split checks batches with, without the pictures: a batch's box is that
-    of its pictures' bright rows and columns OR-ed, and the whole picture if one is bright on all
-    four edges (`framed`)."""
-    rng = np.random.default_rng(7)
-    pictures = rng.integers(40, 256, (200, 64, 64)).astype(np.uint8)
-    for i, picture in enumerate(pictures):
-        top, bottom, left, right = rng.integers(0, 20, 4) * (rng.random(4) < 0.6)
-        picture[:top] = picture[64 - bottom :] = 0
-        picture[:, :left] = picture[:, 64 - right :] = 0
-        if i % 7 == 0:
-            picture[:] = rng.integers(0, 20)  # dark: no bright line at all
-    edges = (pictures[:, 0].max(1) > 24) & (pictures[:, -1].max(1) > 24)
-    edges &= (pictures[:, :, 0].max(1) > 24) & (pictures[:, :, -1].max(1) > 24)
-    framed = hashing.framed(pictures)
-    assert framed.tolist() == edges.tolist() and 0 < framed.sum() < len(pictures)
-    rows, cols = hashing.bright_lines(pictures)
-    whole = (slice(0, 64), slice(0, 64))
-    for _ in range(300):
-        pick = rng.choice(len(pictures), rng.integers(1, 6), replace=False)
-        box = hashing.content_box(pictures[pick])
-        assert box == hashing.box_of(rows[pick].any(axis=0), cols[pick].any(axis=0))
-        if framed[pick].any():
-            assert box == whole
-
-
 def test_the_mirrored_hash_follows_from_the_stored_bits() -> None:
     spec = HashSpec("dct", 8)
     mask = hashing.mirror_mask(spec)
@@ -206,3 +181,27 @@ def test_pictures_smaller_than_the_transform_still_hash(kind: str, shape: tuple[
     codes = hashing.compute(pictures, spec)
     assert codes.shape == (3, spec.nbytes)
     assert np.array_equal(codes[1], hashing.compute(pictures[1], spec)[0])
+
+
+def test_a_picture_in_picture_inset_is_found_and_hashed_as_its_footage() -> None:
+    """Footage at half size over other moving footage (rows 5-36, columns 28-59): the batch's
+    inset is exactly that rectangle, found inside black bars too, and its hash is the footage's;
+    without an inset (the footage alone, or under a static caption box) there is none."""
+    times = np.arange(48) / 30
+    clip = np.stack([grey(41, t) for t in times])
+    pip = np.stack([grey(46, t) for t in times])
+    pip[:, 5:37, 28:60] = hashing.resize(clip, 32, 32).round().astype(np.uint8)
+    assert hashing.inset_box(pip) == (slice(5, 37), slice(28, 60))
+    assert hashing.inset_box(pip[:8]) is None  # too few pictures to tell a border from an edge
+    assert hashing.inset_box(clip) is None
+    captioned = clip.copy()
+    captioned[:, 50:60, 4:60] = 20
+    assert hashing.inset_box(captioned) is None
+    spec = HashSpec("dct", 8)
+    boxed = np.zeros_like(pip)
+    boxed[:, 8:56] = hashing.resize(pip, 48, 64).round().astype(np.uint8)
+    found = hash_batch(boxed, spec)
+    assert found.box == (slice(8, 56), slice(0, 64))
+    assert hashing.hamming(found.inner, hashing.compute(clip, spec)).mean() <= 6
+    plain = hash_batch(clip, spec)  # no inset: the inner hash is the centre's
+    assert np.array_equal(plain.inner, hashing.compute(clip[:, 6:58, 6:58], spec))

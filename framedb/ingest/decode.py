@@ -322,6 +322,13 @@ class VideoReader:
         light = frames > 0 and self._size / frames <= LIGHT_FRAME * pixels
         return 1 if pixels <= SMALL_FRAME and light else available_cores()
 
+    def frames_before(self, pts: int) -> int:
+        """How many frames come before the one at `pts`, counted from its time at the average
+        frame rate: exact at a constant rate, a guess (to be checked) at a variable one."""
+        rate = self.info.average_rate or Fraction(25)
+        seconds = (pts - (self._stream.start_time or 0)) * self.info.time_base
+        return max(0, round(seconds * rate))
+
     def _frame_step(self) -> int:
         rate = self.info.average_rate or Fraction(25)
         return max(1, int(round(1 / (rate * self.info.time_base))))
@@ -368,8 +375,9 @@ class Batcher:
     returns the batches it completed, `rest` the shorter last one. Every batch of a video is cut
     at the same frames whoever cuts it (black bars are found per batch, so the cuts matter)."""
 
-    def __init__(self, size: int = BATCH) -> None:
+    def __init__(self, size: int = BATCH, first: int = 0) -> None:
         self.size = size
+        self.first = first  # pictures of the first batch, if not `size`: a part starting mid-batch
         self.held = 0  # pictures waiting for a batch
         self.cut = 0  # pictures in the batches handed out
         self._parts: list[np.ndarray] = []
@@ -377,12 +385,14 @@ class Batcher:
     def add(self, grey: np.ndarray) -> list[np.ndarray]:
         self._parts.append(grey)
         self.held += len(grey)
-        if self.held < self.size:
+        lead = 0 if self.cut else self.first
+        if self.held < (lead or self.size):
             return []
         whole = np.concatenate(self._parts)
-        n = len(whole) // self.size * self.size
+        n = lead + (len(whole) - lead) // self.size * self.size
+        edges = [0] * bool(lead) + list(range(lead, n + 1, self.size))
         self._parts, self.held, self.cut = [whole[n:]], len(whole) - n, self.cut + n
-        return [whole[i : i + self.size] for i in range(0, n, self.size)]
+        return [whole[a:b] for a, b in zip(edges, edges[1:], strict=False)]
 
     def rest(self) -> list[np.ndarray]:
         if not self.held:

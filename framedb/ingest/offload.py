@@ -59,12 +59,15 @@ class ScaleError(Exception):
 class BatchHasher:
     """Hashes grey pictures a batch at a time, cut as `VideoReader.batches` cuts them: `add`
     pictures, take the hashed batches from `ready`; `flush` hashes the shorter last batch.
-    `band`: where a portrait frame's landscape band is (`hashing.band_of`), for inner hashes."""
+    `band`: where a portrait frame's landscape band is (`hashing.band_of`), for inner hashes;
+    `first`: the frames of the first batch, for a part of a video that starts mid-batch."""
 
-    def __init__(self, spec: HashSpec, band: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self, spec: HashSpec, band: tuple[float, float] | None = None, first: int = 0
+    ) -> None:
         self.spec = spec
         self.band = band
-        self.batcher = Batcher()
+        self.batcher = Batcher(first=first)
         self._ready: deque[HashedBatch] = deque()
 
     @property
@@ -115,11 +118,19 @@ class InlineHasher:
 def hash_batch(
     grey: np.ndarray, spec: HashSpec, band: tuple[float, float] | None = None
 ) -> HashedBatch:
-    """Hash one batch; black bars are found over the whole batch."""
+    """Hash one batch; black bars, a phone frame's band and a picture-in-picture inset are found
+    over the whole batch."""
     rows, cols = box = hashing.content_box(grey)
     if band is not None:  # a portrait frame: its clip's band if one stands out, else the guess
         band = hashing.sharp_band(grey) or band
-    inner_rows, inner_cols = hashing.inner_box(box, band)
+    inset = None if band is not None else hashing.inset_box(grey[:, rows, cols])
+    if inset is not None:  # found in the content box: placed in the picture
+        inner_rows, inner_cols = (
+            slice(outer.start + part.start, outer.start + part.stop)
+            for outer, part in zip(box, inset, strict=True)
+        )
+    else:
+        inner_rows, inner_cols = hashing.inner_box(box, band)
     return HashedBatch(
         hashing.compute(grey[:, rows, cols], spec),
         hashing.compute(grey[:, inner_rows, inner_cols], spec),

@@ -10,11 +10,11 @@ work only if it joins its own exactly:
 - the frames A decoded from B's first on (the rest of A's chunk, up to 64) have the same
   timestamps and the same grey pictures in both (B's decoder started clean; no frame shown out
   of order across the junction);
-- batches are cut every BATCH frames from the start of the file, and a batch's black-bar box
-  depends on all its pictures, while B cut its batches from its own first frame: so A hashes the
-  batch across the junction itself (from B's first pictures), and every batch B hashed must have
-  had the box of the batches the file is really cut into (B's pictures' bright rows and columns
-  tell, without the pictures).
+- batches are cut every BATCH frames from the start of the file, and what a batch's pictures are
+  hashed in (its black-bar box, a picture-in-picture inset) depends on all of them: so B cuts
+  its batches where the file's are cut, counting the frames before its first from its timestamp
+  (exact at a constant frame rate), A checks that count, and hashes the batch across the junction
+  itself (from B's first pictures).
 
 Then the rows are those one pass from the start gives, and A stops. Otherwise (and if B found no
 key frame, failed or died) A decodes the second half itself: slower, never different.
@@ -72,6 +72,7 @@ class SecondHalf:
         self.first_pts: int | None = None  # B's first frame, once B has said
         self.head = np.empty((0, hashing.GREY_SIZE, hashing.GREY_SIZE), np.uint8)
         self.first_grey = self.head  # its picture
+        self.across = 0  # B's frames in the batch across the junction, as B counted them
         self.batches: list[HashedBatch] = []
         self.end: tuple[Any, ...] | None = None
         self.failed = False  # B cannot help: A decodes everything itself
@@ -117,20 +118,24 @@ class SecondHalf:
         """B's work, if it joins A's exactly: `frames` (at `pts`) are A's from B's first on, to
         the end of the chunk A decoded, after A's `count` frames, whose last pictures wait in
         `hasher`. None if A must go on decoding."""
+        across = -count % BATCH  # B's frames in the batch across the junction
         pictures = Greyer(self.reader.info.rotation)(frames)
-        if pts[0] != self.first_pts or not np.array_equal(pictures[:1], self.first_grey):
+        if (
+            pts[0] != self.first_pts
+            or across != self.across  # B counted other frames before it: its cuts are not ours
+            or not np.array_equal(pictures[:1], self.first_grey)
+        ):
             self._give_up()  # at once, before waiting for B's end
             return None
         while not self.failed and self.end is None:
             self._receive()
         if self.end is None:
             return None
-        _, b_pts, lines, stop = self.end
-        across = -count % BATCH  # B's frames in the batch across the junction
+        _, b_pts, stop = self.end
         same = b_pts[: len(pts)].tolist() == pts and np.array_equal(
             self.head[: len(pictures)], pictures
         )
-        if not same or not _same_boxes(self.batches, lines, across):
+        if not same:
             self._give_up()
             return None
         hasher.hashes.add(self.head[:across])
@@ -158,7 +163,7 @@ class SecondHalf:
             self._give_up()
             return
         if kind == "start":
-            self.first_pts, self.first_grey = args
+            self.first_pts, self.first_grey, self.across = args
         elif kind == "head":
             self.head = args[0]
         elif kind == "batch":
@@ -168,67 +173,6 @@ class SecondHalf:
             self.end = (kind, *args)
         else:  # "none": no key frame B can start from
             self._give_up()
-
-
-class _Lines:
-    """B's record of which rows and columns of its pictures hold picture, kept small: most
-    pictures are bright on all four edges (`hashing.framed`), which alone puts any batch holding
-    one in the whole box; only the others' bright rows and columns are kept (packed bits)."""
-
-    def __init__(self) -> None:
-        self.framed: list[np.ndarray] = []
-        self.others: list[np.ndarray] = []  # frames not framed...
-        self.rows: list[np.ndarray] = []  # ...and their bright rows and columns
-        self.cols: list[np.ndarray] = []
-
-    def add(self, grey: np.ndarray, first: int) -> None:
-        """Pictures of B's frames `first`, `first + 1`..."""
-        framed = hashing.framed(grey)
-        self.framed.append(framed)
-        others = np.flatnonzero(~framed)
-        if len(others):
-            rows, cols = hashing.bright_lines(grey[others])
-            self.others.append(others + first)
-            self.rows.append(np.packbits(rows, axis=1))
-            self.cols.append(np.packbits(cols, axis=1))
-
-    def message(self) -> tuple[np.ndarray, ...]:
-        bits = np.zeros((0, (hashing.GREY_SIZE + 7) // 8), np.uint8)
-        return (
-            np.concatenate([np.zeros(0, bool), *self.framed]),
-            np.concatenate([np.zeros(0, np.int64), *self.others]),
-            np.concatenate([bits, *self.rows]),
-            np.concatenate([bits, *self.cols]),
-        )
-
-
-def _same_boxes(batches: list[HashedBatch], lines: tuple[np.ndarray, ...], across: int) -> bool:
-    """Whether each of B's frames after the first `across` was hashed in the content box of
-    the batch it belongs to when batches are cut from the start of the file (`lines`: B's
-    `_Lines.message()`)."""
-    if not across:
-        return True  # B's cuts are the file's
-    framed, others, rows, cols = lines
-    side = hashing.GREY_SIZE
-    whole = (slice(0, side), slice(0, side))
-
-    def either(bits: np.ndarray) -> np.ndarray:  # rows or columns bright in any of these
-        return np.unpackbits(np.bitwise_or.reduce(bits, axis=0), count=side).astype(bool)
-
-    starts = np.cumsum([0] + [len(b.codes) for b in batches])
-    total = int(starts[-1])
-    for begin in range(across, total, BATCH):
-        end = min(begin + BATCH, total)
-        if framed[begin:end].any():
-            box = whole
-        else:  # every frame of this batch is among the others
-            lo, hi = np.searchsorted(others, [begin, end])
-            box = hashing.box_of(either(rows[lo:hi]), either(cols[lo:hi]))
-        first = int(np.searchsorted(starts, begin, side="right")) - 1
-        last = int(np.searchsorted(starts, end - 1, side="right")) - 1
-        if any(batches[k].box != box for k in range(first, last + 1)):
-            return False
-    return True
 
 
 def _after(batches: list[HashedBatch], skip: int) -> Iterator[HashedBatch]:
@@ -243,17 +187,17 @@ def _after(batches: list[HashedBatch], skip: int) -> Iterator[HashedBatch]:
 
 def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
     """B's life: open the file again, start at the key frame nearest the middle, and send
-    A its first frame and pictures, its hashed batches, then its pts, its pictures' bright
-    lines (`_Lines`), and why decoding ended if it ended early."""
+    A its first frame and pictures and where it cuts its first batch, its hashed batches, then
+    its pts and why decoding ended if it ended early."""
     with VideoReader(first.path, max_pixels=first.max_pixels, threads=1) as reader:
         if not reader.start_near(0.5):
             conn.send(("none",))
             return
         greyer = Greyer(reader.info.rotation)
-        hashes = BatchHasher(spec, hashing.band_of(*reader.info.display_size))
+        band = hashing.band_of(*reader.info.display_size)
+        hashes = BatchHasher(spec, band)  # cut anew at the first frame, where the file's are
         pts: list[int] = []
         head: list[np.ndarray] = []
-        lines = _Lines()
         stop: tuple[Any, ...] | None = None
         try:
             for chunk_pts, frames in reader.chunks():
@@ -262,14 +206,15 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
                     if not len(grey):  # A meets the same failure at this frame itself
                         conn.send(("none",))
                         return
-                    conn.send(("start", chunk_pts[0], grey[:1].copy()))
+                    across = -reader.frames_before(chunk_pts[0]) % BATCH
+                    hashes = BatchHasher(spec, band, first=across)
+                    conn.send(("start", chunk_pts[0], grey[:1].copy(), across))
                 before = len(pts)  # B's frames before this chunk
                 pts.extend(chunk_pts[: len(grey)])
                 if before < HEAD:
                     head.append(grey[: HEAD - before].copy())
                     if len(pts) >= HEAD:
                         conn.send(("head", np.concatenate(head)))
-                lines.add(grey, before)
                 hashes.add(grey)
                 for batch in hashes.ready():
                     conn.send(batch.message())
@@ -292,4 +237,4 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
         if len(pts) < HEAD:  # fewer pictures than a head: all of them
             conn.send(("head", np.concatenate(head)))
         done = np.array(pts[: hashes.done], np.int64)
-        conn.send(("end", done, lines.message(), stop))
+        conn.send(("end", done, stop))
