@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 
 from framedb import FrameDB
 from framedb.cli import run
-from framedb.match.tracks import Group
+from framedb.match.hits import videos_near
+from framedb.match.tracks import Group, Track
 from framedb.store.segments import times_of
 from framedb.store.tables import segments, timelines, videos
 from framedb.synth import Mirror, Segment, write_video
@@ -259,3 +260,23 @@ def test_check_finds_a_timeline_that_disagrees_with_the_frames(
             )
         report = db.check()
         assert not report.ok and any("timeline holds" in p for p in report.problems)
+
+
+def test_a_video_near_by_its_inner_hashes_alone_is_a_candidate(tmp_path: Path) -> None:
+    """A copy whose whole pictures differ from the original's (a caption and a logo hide the
+    edges of both) may be near it by inner hashes only: the videos the finder and `find` match
+    against are looked up by every view of the new video's hashes among the inner hashes too."""
+    path = tmp_path / "o.mp4"
+    write_video(path, [Segment(61, 0.0, 3.0)])
+    with FrameDB.open(tmp_path / "t.db") as db:
+        db.ingest([path])
+        [row] = db.videos()
+        track = db.tracks([row])[row.id]
+        assert track.inner is not None
+        far = np.random.default_rng(3).integers(0, 256, track.codes.shape, dtype=np.uint8)
+        indexes = (db.index(), db._db.inner.index())
+        params = db.match_params()
+        by_inner = Track(0, track.times, far, track.detail, track.inner)
+        assert videos_near(indexes, db.store, by_inner, params, None) == {row.id}
+        unrelated = Track(0, track.times, far, track.detail, far[::-1].copy())
+        assert videos_near(indexes, db.store, unrelated, params, None) == set()

@@ -238,21 +238,17 @@ def videos_near(
     detailed frames, as the matcher's views see them: the only videos worth matching the probe
     against (`find`). `indexes`: of the stored hashes and of the stored inner hashes. The
     probe's hashes and inner hashes (and, with a mirror mask, both mirrored) are looked up among
-    the hashes; its hashes (and mirrored) among the inner hashes (the probe shows a part). Only
-    detailed stored frames count, so that "near" is symmetric between two stored videos."""
+    the hashes and among the inner hashes (the probe shows a part of a stored picture, or both
+    show the same part: a caption or a logo hides the edges of both). Only detailed stored frames
+    count, so that "near" is symmetric between two stored videos."""
     detailed = probe.detail >= params.min_detail
     views = [probe.codes[detailed]]
     if probe.inner is not None:
         views.append(probe.inner[detailed])
     if mirror is not None:
         views += [v ^ mirror for v in views]
-    whole = np.concatenate(views)
-    as_part = np.concatenate([v for k, v in enumerate(views) if k % 2 == 0 or probe.inner is None])
-    ids = [
-        index.near_ids(codes, params.radius)
-        for index, codes in ((indexes[0], whole), (indexes[1], as_part))
-        if len(index) and len(codes)
-    ]
+    codes = np.concatenate(views)
+    ids = [index.near_ids(codes, params.radius) for index in indexes if len(index) and len(codes)]
     if not ids:
         return set()
     with store.reading() as conn:
