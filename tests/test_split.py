@@ -18,7 +18,7 @@ from framedb.ingest import decode, forked, split
 from framedb.ingest.extract import hash_video
 from framedb.ingest.offload import hash_batch
 from framedb.store.hashed import HashedVideo
-from framedb.synth import render
+from framedb.synth import Phone, render
 from tests.media import Segment, write_video
 
 pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="the second half is forked (Linux)")
@@ -32,12 +32,16 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     middle; letterbox bars in frames 300-999 of the second half; a plain clip with B-frames and
     x264's own key frames (MP4 and Matroska); one with its index first (as if made for
     streaming); one with a key frame at the start only; one letterboxed throughout, with bars of
-    two heights in turn; the plain clip in MPEG-TS, two transport streams end to end, and MPEG-2
-    in program streams (320x240, and small frames)."""
+    two heights in turn; a clip in a phone's portrait frame; the plain clip in MPEG-TS, two
+    transport streams end to end, and MPEG-2 in program streams (320x240, and small frames)."""
     folder = tmp_path_factory.mktemp("split")
     # Matroska: a duration and cues only for the file; MPEG-TS: no index at all
     for name in ("plain.mp4", "plain.mkv", "plain.ts"):
         write_video(folder / name, [Segment(41, 0.0, 24.0)], size=(160, 90), bframes=2)
+    # A phone's frame: inner hashes of the band found in each batch, cut alike in both halves.
+    write_video(
+        folder / "portrait.mp4", [Segment(44, 0.0, 24.0)], size=(160, 90), look=Phone(90, 160)
+    )
     # Two recordings one after the other: the timestamps start again in the middle.
     write_video(folder / "second.ts", [Segment(42, 0.0, 24.0)], size=(160, 90), bframes=2)
     both = (folder / "plain.ts").read_bytes() + (folder / "second.ts").read_bytes()
@@ -142,6 +146,7 @@ def _same(a: HashedVideo, b: HashedVideo) -> None:
         ("plain.mp4", 250),
         ("plain.mkv", 250),
         ("plain.ts", 500),
+        ("portrait.mp4", 250),
         ("plain.mpg", 375),
         ("aligned.mp4", 1280),
     ],

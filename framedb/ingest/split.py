@@ -57,10 +57,7 @@ class Tail:
 def worth_splitting(reader: VideoReader, cores: int) -> bool:
     """Whether two cores are there, and the video is long and can seek to its middle."""
     long = reader.expected_frames >= SPLIT_MIN_FRAMES
-    # A portrait frame's inner hashes come from a band found in each batch's pictures
-    # (hashing.sharp_band), which the second half would cut into other batches.
-    portrait = hashing.band_of(*reader.info.display_size) is not None
-    return cores >= 2 and long and not portrait and reader.can_seek and can_fork()
+    return cores >= 2 and long and reader.can_seek and can_fork()
 
 
 class SecondHalf:
