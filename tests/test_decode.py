@@ -10,6 +10,7 @@ import pytest
 
 from framedb.errors import NotAVideoError, VideoNotFoundError
 from framedb.hashspec import HashSpec
+from framedb.ingest import decode
 from framedb.ingest.extract import hash_video
 from tests.media import Segment, write_video
 
@@ -84,3 +85,15 @@ def test_names_with_colons_are_files_not_protocols(tmp_path: Path) -> None:
     path = tmp_path / "file:clip 1.mp4"
     write_video(path, SCENE)
     assert len(hash_video(path, HashSpec())) == 60
+
+
+def test_a_batcher_started_mid_batch_cuts_where_one_from_the_start_does() -> None:
+    """A part of a video that starts 3 pictures before a batch ends (the second half of a split
+    video) is cut 3, then every `size`: the cuts of the whole video, whatever the chunks."""
+    pictures = np.arange(40, dtype=np.uint8).reshape(-1, 1, 1)
+    whole = decode.Batcher(size=8)
+    cuts = [b[0, 0, 0] for c in range(0, 40, 5) for b in whole.add(pictures[c : c + 5])]
+    part = decode.Batcher(size=8, first=3)
+    got = [b for c in range(13, 40, 7) for b in part.add(pictures[c : c + 7])] + part.rest()
+    assert [len(b) for b in got] == [3, 8, 8, 8]
+    assert [b[0, 0, 0] for b in got[1:]] == [k for k in cuts if k > 13]

@@ -325,13 +325,16 @@ class VideoReader:
     def frames_before(self, pts: int) -> int:
         """How many frames come before the one at `pts`, counted from its time at the average
         frame rate: exact at a constant rate, a guess (to be checked) at a variable one."""
-        rate = self.info.average_rate or Fraction(25)
         seconds = (pts - (self._stream.start_time or 0)) * self.info.time_base
-        return max(0, round(seconds * rate))
+        return max(0, round(seconds * self._rate))
 
     def _frame_step(self) -> int:
-        rate = self.info.average_rate or Fraction(25)
-        return max(1, int(round(1 / (rate * self.info.time_base))))
+        return max(1, int(round(1 / (self._rate * self.info.time_base))))
+
+    @property
+    def _rate(self) -> Fraction:
+        """The stream's average frame rate, 25 where it does not say."""
+        return self.info.average_rate or Fraction(25)
 
     def batch(self, pts: list[int], grey: np.ndarray) -> FrameBatch:
         """Frames' pts and grey pictures as a batch, with their times in seconds."""
@@ -373,7 +376,9 @@ def _from_key_frame(frames: Iterator[Any], earliest: int) -> Iterator[Any]:
 class Batcher:
     """Cuts grey pictures, arriving in chunks of any length, into batches of `size`: `add`
     returns the batches it completed, `rest` the shorter last one. Every batch of a video is cut
-    at the same frames whoever cuts it (black bars are found per batch, so the cuts matter)."""
+    at the same frames whoever cuts it (black bars, a phone frame's band and a picture-in-picture
+    inset are found per batch, so the cuts matter): `first` cuts the first batch short, for a
+    part of a video that starts mid-batch."""
 
     def __init__(self, size: int = BATCH, first: int = 0) -> None:
         self.size = size
@@ -390,7 +395,7 @@ class Batcher:
             return []
         whole = np.concatenate(self._parts)
         n = lead + (len(whole) - lead) // self.size * self.size
-        edges = [0] * bool(lead) + list(range(lead, n + 1, self.size))
+        edges = ([0] if lead else []) + list(range(lead, n + 1, self.size))
         self._parts, self.held, self.cut = [whole[n:]], len(whole) - n, self.cut + n
         return [whole[a:b] for a, b in zip(edges, edges[1:], strict=False)]
 
