@@ -20,6 +20,9 @@ from framedb.match.tracks import MatchParams, Track
 from framedb.store import mih
 
 EXPAND_CHUNK = 1 << 21  # (run, near code) expansions materialised at a time
+# Distinct codes are found by hashing when a sample of FEW_SAMPLE codes holds fewer than one
+# distinct code in FEW_SHARE (a long loop's 9.7 M runs have 6,838 codes: 0.34 s instead of 1.9).
+FEW_SAMPLE, FEW_SHARE = 1 << 16, 8
 # Views linked beyond hashes with hashes: (block of the run, block it links to, also inside one
 # video). Hashes with mirrored hashes (a mirrored copy, or a mirrored repeat in one video);
 # hashes with inner hashes (a crop or zoom of the other's centre, or a clip in a phone's
@@ -46,12 +49,12 @@ def runs_of(tracks: Sequence[Track], min_detail: float) -> Runs:
         ok = track.detail >= min_detail
         same = np.zeros(len(track), bool)
         if len(track) > 1:
-            same[1:] = ok[1:] & ok[:-1] & np.all(track.codes[1:] == track.codes[:-1], axis=1)
+            same[1:] = ok[1:] & ok[:-1] & _repeats(track.codes)
         head = np.flatnonzero(ok & ~same)
         frames.append(head)
         owners.append(np.full(len(head), k, np.int64))
         counts.append(len(head))
-    frame = np.concatenate(frames).astype(np.int64)
+    frame = np.concatenate(frames).astype(np.int64, copy=False)
     track_of = np.concatenate(owners)
     nbytes = tracks[0].codes.shape[1]
     raw = (
@@ -59,17 +62,56 @@ def runs_of(tracks: Sequence[Track], min_detail: float) -> Runs:
         if len(frame)
         else np.empty((0, nbytes), np.uint8)
     )
-    view = np.ascontiguousarray(raw).view(np.dtype((np.void, nbytes))).ravel()
-    distinct, code = np.unique(view, return_inverse=True)
+    distinct, code = _distinct(raw)
     times = np.concatenate([t.times[f] for t, f in zip(tracks, frames, strict=True)])
     return Runs(
         track=track_of,
         frame=frame,
-        time=times.astype(np.float64),
-        code=code.ravel().astype(np.int64),
+        time=times.astype(np.float64, copy=False),
+        code=code.astype(np.int64, copy=False),
         offsets=np.cumsum(counts).astype(np.int64),
-        codes=distinct.view(np.uint8).reshape(-1, nbytes),
+        codes=distinct,
     )
+
+
+def _repeats(codes: np.ndarray) -> np.ndarray:
+    """Whether each code but the first equals the one before it."""
+    if codes.shape[1] == 8:
+        words = np.ascontiguousarray(codes).view(np.uint64).ravel()
+        return words[1:] == words[:-1]
+    return np.all(codes[1:] == codes[:-1], axis=1)
+
+
+def _distinct(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of `codes` (uint8, one code per row) in byte order, and each row's
+    index among them. 64-bit codes are sorted as big-endian integers: the same order, several
+    times faster than rows of bytes."""
+    nbytes = codes.shape[1]
+    rows = np.ascontiguousarray(codes)
+    if nbytes != 8:
+        distinct, index = np.unique(
+            rows.view(np.dtype((np.void, nbytes))).ravel(), return_inverse=True
+        )
+        return distinct.view(np.uint8).reshape(-1, nbytes), index.ravel()
+    keys = rows.view(">u8").ravel().astype(np.uint64)
+    values = _few_values(keys)
+    if values is None:
+        values, index = np.unique(keys, return_inverse=True)
+    else:  # a long loop: millions of runs, thousands of codes
+        index = np.searchsorted(values, keys)
+    return values.astype(">u8").view(np.uint8).reshape(-1, 8), index.ravel()
+
+
+def _few_values(keys: np.ndarray) -> np.ndarray | None:
+    """The sorted distinct keys, if a sample shows they are few (then hashing them and looking
+    each key up costs a fifth of sorting them all); else None."""
+    sample = keys[:: max(1, len(keys) // FEW_SAMPLE)]
+    if len(keys) < FEW_SAMPLE or len(np.unique(sample)) * FEW_SHARE > len(sample):
+        return None
+    try:
+        return np.sort(np.unique(keys, sorted=False))
+    except TypeError:  # numpy < 2.3 has no hashing unique
+        return None
 
 
 @dataclass(frozen=True)
@@ -80,8 +122,6 @@ class _Linker:
     runs: Runs
     order: np.ndarray  # run indices sorted by (code, run index)
     keys: np.ndarray  # code * runs + run index, in that order
-    first: np.ndarray  # per code: where its runs begin in `order`
-    count: np.ndarray  # per code: how many runs it has
     src: np.ndarray  # ordered near-code pairs (src -> dst at distance dist), sorted by src
     dst: np.ndarray
     dist: np.ndarray
@@ -93,26 +133,30 @@ class _Linker:
         ids = np.arange(nc, dtype=np.int64)
         src = np.concatenate([iu, iv, ids])
         by_src = np.argsort(src, kind="stable")
-        order = np.lexsort((np.arange(total), runs.code))
+        order = np.argsort(runs.code, kind="stable")
         return cls(
             runs=runs,
             order=order,
             keys=runs.code[order] * total + order,
-            first=np.searchsorted(runs.code[order], ids),
-            count=np.bincount(runs.code, minlength=nc),
             src=src[by_src],
             dst=np.concatenate([iv, iu, ids])[by_src],
             dist=np.concatenate([dd, dd, np.zeros(nc, np.int32)])[by_src],
         )
 
     def links(
-        self, start: np.ndarray, stop: np.ndarray | None, allowed: np.ndarray, params: MatchParams
+        self, x: np.ndarray, start: np.ndarray, stop: np.ndarray, params: MatchParams
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per allowed run x and near code v: the first run y of v with start[x] <= y (< stop[x]);
-        then the closest per (x, track of y). Expands a bounded number of (run, code) at a time,
-        always whole codes, so every run's candidates are reduced together."""
+        """Per run x[k] and near code v: the first run y of v with start[k] <= y < stop[k]; then
+        the closest per (x, track of y). `x`: increasing run indices. Expands a bounded number
+        of (run, code) at a time, always whole codes, so every run's candidates are reduced
+        together."""
         total = len(self.runs.code)
-        sizes = np.cumsum(self.count[self.src])
+        code = self.runs.code[x]
+        by_code = np.argsort(code, kind="stable")  # each code's runs in run order
+        x, start, stop = x[by_code], start[by_code], stop[by_code]
+        count = np.bincount(code, minlength=len(self.runs.codes))
+        first = np.cumsum(count) - count
+        sizes = np.cumsum(count[self.src])
         code_end = np.flatnonzero(np.r_[self.src[1:] != self.src[:-1], True]) + 1
         parts = []
         lo = 0
@@ -120,17 +164,15 @@ class _Linker:
             done = int(sizes[lo - 1]) if lo else 0
             target = max(int(np.searchsorted(sizes, done + EXPAND_CHUNK)), lo + 1)
             hi = int(code_end[min(int(np.searchsorted(code_end, target)), len(code_end) - 1)])
-            pair = np.repeat(np.arange(lo, hi), self.count[self.src[lo:hi]])
-            x = self.order[mih.ragged(self.first[self.src[lo:hi]], self.count[self.src[lo:hi]])]
-            keep = allowed[x]
-            pair, x = pair[keep], x[keep]
+            pair = np.repeat(np.arange(lo, hi), count[self.src[lo:hi]])
+            at = mih.ragged(first[self.src[lo:hi]], count[self.src[lo:hi]])
             v = self.dst[pair]
-            pos = np.searchsorted(self.keys, v * total + start[x])
+            pos = np.searchsorted(self.keys, v * total + start[at])
             y = self.order[np.minimum(pos, total - 1)]
-            hit = (pos < total) & (self.runs.code[y] == v)
-            if stop is not None:
-                hit &= y < stop[x]
-            parts.append(_closest_links(self.runs, x[hit], y[hit], self.dist[pair[hit]], params))
+            hit = (pos < total) & (self.runs.code[y] == v) & (y < stop[at])
+            parts.append(
+                _closest_links(self.runs, x[at[hit]], y[hit], self.dist[pair[hit]], params)
+            )
             lo = hi
         return _stack(parts)
 
@@ -147,31 +189,32 @@ def seeds_of(
     the earliest link is kept. Costs runs x near codes, never the square of the repetitions: a
     loop is a chain of links. Then the RELATIONS between blocks, from runs that repeat nothing.
     """
-    total = len(runs.code)
     n = (len(runs.offsets) - 1) // blocks
     linker = _Linker.build(runs, params.radius)
-    track_end = runs.offsets[runs.track + 1]
-    plain = runs.track < n
-    sx, sy, sd = linker.links(_same_track_from(runs, params.min_gap), track_end, plain, params)
+    plain = np.arange(runs.offsets[n])  # the first block's runs
+    track_end = runs.offsets[runs.track[plain] + 1]
+    same_from = _same_track_from(runs, n, params.min_gap)
+    sx, sy, sd = linker.links(plain, same_from, track_end, params)
     found = [(sx, sy, sd)]
-    first_showing = plain.copy()
+    first_showing = np.ones(len(plain), bool)
     first_showing[sy] = False
     if n > 1:
-        block_end = np.full(total, runs.offsets[n])
-        found.append(linker.links(track_end, block_end, first_showing, params))
+        x = np.flatnonzero(first_showing)
+        found.append(linker.links(x, track_end[x], np.full(len(x), runs.offsets[n]), params))
     if blocks > 1:
-        fresh = _fresh(runs, first_showing | ~plain, n)
+        fresh = _fresh(runs, first_showing, n)
         for k1, k2, own in RELATIONS:
             if k2 < blocks:
-                x = fresh & (runs.track // n == k1)
+                lo = runs.offsets[k1 * n]
+                x = lo + np.flatnonzero(fresh[lo : runs.offsets[k1 * n + n]])
                 found += _related(linker, runs, x, k2, own, n, params, symmetric=k1 == k2)
     return _stack(found)
 
 
 def _fresh(runs: Runs, first_showing: np.ndarray, n: int) -> np.ndarray:
     """Runs of every view whose first frame is not a repetition inside its track: the first
-    block's run holding that frame is a first showing (footage seen before in the track was
-    linked to other tracks from its first showing already)."""
+    block's run holding that frame is a first showing (`first_showing`, over the first block;
+    footage seen before in the track was linked to other tracks from its first showing)."""
     out = np.ones(len(runs.code), bool)
     for t in range(n):
         lo, hi = runs.offsets[t], runs.offsets[t + 1]
@@ -180,14 +223,14 @@ def _fresh(runs: Runs, first_showing: np.ndarray, n: int) -> np.ndarray:
             a, b = runs.offsets[v], runs.offsets[v + 1]
             at = np.searchsorted(heads, runs.frame[a:b], "right") - 1
             out[a:b] = (at < 0) | first_showing[lo + np.maximum(at, 0)]
-    out[: runs.offsets[n]] = first_showing[: runs.offsets[n]]
+    out[: runs.offsets[n]] = first_showing
     return out
 
 
 def _related(
     linker: _Linker,
     runs: Runs,
-    allowed: np.ndarray,
+    x: np.ndarray,
     block: int,
     own: bool,
     n: int,
@@ -195,33 +238,35 @@ def _related(
     *,
     symmetric: bool,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Links from the `allowed` runs to views of block `block`: to the first near run in the
-    next track after theirs; unless the relation is `symmetric` (a block with itself, whose
-    pairs the later track's runs find), else in the first track from the start; and, when
-    `own`, in their own track at least min_gap later."""
-    track = runs.track % n
-    base = block * n
-    everything = len(runs.code)
-    block_end = np.full(everything, runs.offsets[base + n])
-    found = [linker.links(runs.offsets[base + track + 1], block_end, allowed, params)]
+    """Links from the runs `x` (increasing, all of one block) to views of block `block`: to
+    the first near run in the next track after theirs; unless the relation is `symmetric` (a
+    block with itself, whose pairs the later track's runs find), else in the first track from
+    the start; and, when `own`, in their own track at least min_gap later."""
+    view = block * n + runs.track[x] % n  # each run's own track, seen in block `block`
+    block_end = np.full(len(x), runs.offsets[block * n + n])
+    found = [linker.links(x, runs.offsets[view + 1], block_end, params)]
     if not symmetric:
-        wrap = allowed.copy()
-        wrap[found[0][0]] = False
-        block_start = np.full(everything, runs.offsets[base])
-        found.append(linker.links(block_start, runs.offsets[base + track], wrap, params))
+        wrap = np.ones(len(x), bool)
+        wrap[np.searchsorted(x, found[0][0])] = False
+        rest, before = x[wrap], runs.offsets[view[wrap]]
+        found.append(
+            linker.links(rest, np.full(len(rest), runs.offsets[block * n]), before, params)
+        )
     if own:
-        start = _from_time(runs, base + track, runs.time + params.min_gap - 1e-9)
-        found.append(linker.links(start, runs.offsets[base + track + 1], allowed, params))
+        start = _from_time(runs, view, runs.time[x] + params.min_gap - 1e-9)
+        found.append(linker.links(x, start, runs.offsets[view + 1], params))
     return found
 
 
 def _from_time(runs: Runs, view: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """For each run, the first run of view `view[k]` at or after `times[k]`."""
+    """For each k, the first run of view `view[k]` (increasing) at or after `times[k]`."""
     out = np.empty(len(view), np.int64)
-    for v in np.unique(view).tolist():
-        at = np.flatnonzero(view == v)
-        lo, hi = runs.offsets[v], runs.offsets[v + 1]
-        out[at] = lo + np.searchsorted(runs.time[lo:hi], times[at], "left")
+    if not len(view):
+        return out
+    bounds = np.flatnonzero(np.r_[True, view[1:] != view[:-1], True])
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        lo, hi = runs.offsets[view[a]], runs.offsets[view[a] + 1]
+        out[a:b] = lo + np.searchsorted(runs.time[lo:hi], times[a:b])
     return out
 
 
@@ -237,10 +282,11 @@ def _stack(
     )
 
 
-def _same_track_from(runs: Runs, min_gap: float) -> np.ndarray:
-    """For each run, the first run index of its track at least min_gap later."""
-    out = np.empty(len(runs.code), np.int64)
-    for k in range(len(runs.offsets) - 1):
+def _same_track_from(runs: Runs, n: int, min_gap: float) -> np.ndarray:
+    """For each run of the first block (of `n` tracks), the first run of its track at least
+    min_gap later."""
+    out = np.empty(runs.offsets[n], np.int64)
+    for k in range(n):
         lo, hi = runs.offsets[k], runs.offsets[k + 1]
         t = runs.time[lo:hi]
         out[lo:hi] = lo + np.searchsorted(t, t + min_gap - 1e-9, "left")
@@ -253,21 +299,25 @@ def _closest_links(
     """Per run, in the first partner track only: the closest link within seed_window of the
     earliest one. (One partner track per run keeps footage shared by many videos a chain of
     links from each video to the next, not links between every two of them.)"""
-    ty, time_y = runs.track[y], runs.time[y]
-    order = np.lexsort((time_y, ty, x))
-    x, y, d, ty, time_y = x[order], y[order], d[order], ty[order], time_y[order]
-    first_of_run = np.ones(len(x), bool)
-    first_of_run[1:] = x[1:] != x[:-1]
-    nearest = ty == ty[first_of_run][np.cumsum(first_of_run) - 1]
-    x, y, d, ty, time_y = x[nearest], y[nearest], d[nearest], ty[nearest], time_y[nearest]
+    if not len(x):
+        return x, y, d
+    # The links come as sorted runs of x (one per near code), which a stable sort merges fast.
+    # Runs are in (track, time) order: in one track, the lower run index is the earlier.
+    order = np.argsort(x, kind="stable")
+    x, y, d = x[order], y[order], d[order]
+    keep = runs.track[y] == _per_run(np.minimum, x, runs.track[y])
+    x, y, d = x[keep], y[keep], d[keep]
+    window = min(params.seed_window, params.min_gap / 2)
+    keep = runs.time[y] <= runs.time[_per_run(np.minimum, x, y)] + window
+    x, y, d = x[keep], y[keep], d[keep]
+    keep = d == _per_run(np.minimum, x, d)
+    x, y, d = x[keep], y[keep], d[keep]
+    keep = y == _per_run(np.minimum, x, y)
+    return x[keep], y[keep], d[keep]
+
+
+def _per_run(reduce: np.ufunc, x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`reduce` over the values of each run x (equal x are contiguous), repeated per link."""
     new = np.ones(len(x), bool)
-    new[1:] = (x[1:] != x[:-1]) | (ty[1:] != ty[:-1])
-    group = np.cumsum(new) - 1
-    earliest = time_y[new][group]
-    near = time_y <= earliest + min(params.seed_window, params.min_gap / 2)
-    x, y, d, group, time_y = x[near], y[near], d[near], group[near], time_y[near]
-    order = np.lexsort((time_y, d, group))
-    keep = np.ones(len(order), bool)
-    keep[1:] = group[order][1:] != group[order][:-1]
-    pick = order[keep]
-    return x[pick], y[pick], d[pick]
+    new[1:] = x[1:] != x[:-1]
+    return reduce.reduceat(values, np.flatnonzero(new))[np.cumsum(new) - 1]
