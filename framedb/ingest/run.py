@@ -80,8 +80,10 @@ class _Entry:
 
 class SegmentsHook(Protocol):
     """What finds a video's shared footage as it is stored (framedb.match.finder, given by the
-    API): `stored` runs inside the transaction that writes the video's frames, `committed` once
-    that transaction is committed."""
+    API): `prepare` runs before the transaction that writes the video's frames (work that needs
+    nothing stored can start), `stored` inside it, `committed` once it is committed."""
+
+    def prepare(self, hashed: HashedVideo) -> None: ...
 
     def stored(self, conn: Connection, video_id: int, hashed: HashedVideo) -> None: ...
 
@@ -249,6 +251,8 @@ class Ingest:
             job.path, job.size, job.mtime, job.fingerprint, self.spec, hashed, status, error
         )
         removed = None
+        if hashed is not None and self.segments is not None:
+            self.segments.prepare(hashed)
         with self._writing(job.path) as conn:
             if job.replaces is not None:
                 removed = self.store.delete_video(conn, job.replaces)
