@@ -73,3 +73,45 @@ def test_many_queries_at_once_find_what_one_at_a_time_finds(tmp_path: Path, bits
         found = index.near_ids(queries, radius)
         assert np.array_equal(found, expected), radius
         assert len(found) >= (25 if radius == 0 else 60)  # planted codes, not only chance
+
+
+@pytest.mark.parametrize("added", [1, 700, 5_000])
+def test_a_saved_multi_index_grows_by_merging_into_what_a_build_makes(
+    tmp_path: Path, added: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest adds frames above every saved id: the save merges them into the loaded
+    multi-index instead of sorting everything again, and must write the very arrays a build of
+    all the codes writes (duplicate chunk values included); a removal since makes it build."""
+    from framedb.store import mih
+
+    rng = np.random.default_rng(added)
+    base = rng.integers(0, 256, (20_000, 8), np.uint8)
+    base[100:200] = base[0]  # equal codes: the merge must keep old before new in each bucket
+    extra = rng.integers(0, 256, (added, 8), np.uint8)
+    extra[: added // 2] = base[rng.integers(0, len(base), added // 2)]
+    path = tmp_path / "x.faiss"
+    index = FrameIndex(64)
+    index.add(np.arange(1, len(base) + 1), base)
+    index.save(path, Manifest("db", 1, len(base), 64))
+    loaded = FrameIndex.load(path, "db", 1, 64)
+    assert loaded is not None
+    ids = np.arange(50_000, 50_000 + added)[::-1]  # added in any order, above the saved ids
+    loaded.add(ids, extra[::-1])
+    merged = loaded._mih.extended(ids, mih.as_words(extra[::-1]))  # type: ignore[union-attr]
+    built = mih.MultiIndex.build(
+        np.concatenate([np.arange(1, len(base) + 1), ids]),
+        mih.as_words(np.concatenate([base, extra[::-1]])),
+    )
+    assert merged is not None and merged.plan == built.plan
+    for name, array in built.arrays.items():
+        assert np.array_equal(merged.arrays[name], array), name
+    with monkeypatch.context() as patch:  # this save merges: it builds nothing
+        patch.setattr(mih.MultiIndex, "build", None)
+        loaded.save(path, Manifest("db", 2, len(base) + added, 64))
+    again = FrameIndex.load(path, "db", 2, 64)
+    assert again is not None
+    for name, array in built.arrays.items():
+        assert np.array_equal(again._mih.arrays[name], array), name  # type: ignore[union-attr]
+    probe = extra[0] ^ np.array([1, 0, 0, 0, 0, 0, 0, 0], np.uint8)
+    assert np.array_equal(again.search_radius(probe, 6)[0], again.search_radius_flat(probe, 6)[0])
+    assert loaded._mih.extended(np.array([5]), mih.as_words(extra[:1])) is None  # type: ignore[union-attr]

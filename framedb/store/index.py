@@ -168,8 +168,14 @@ class FrameIndex:
             base_ids, base_codes = base_ids[~self._dead], base_codes[~self._dead]
         ids = np.concatenate([np.asarray(base_ids, np.int64), new_ids])
         codes = np.concatenate([np.asarray(base_codes), new_codes])
-        order = np.argsort(ids, kind="stable")
-        return ids[order], codes[order]
+        if len(ids) and not np.all(ids[1:] > ids[:-1]):  # ingest adds ids above the saved ones
+            order = np.argsort(ids, kind="stable")
+            ids, codes = ids[order], codes[order]
+        return ids, codes
+
+    def _new_words(self) -> tuple[np.ndarray, np.ndarray]:
+        ids, codes = self._new()
+        return ids, mih.as_words(codes)
 
     def faiss_index(self) -> Any:
         """`IndexBinaryIDMap(IndexBinaryFlat)` holding the same codes (built once, kept current)."""
@@ -262,10 +268,15 @@ class FrameIndex:
         if manifest.count != len(self) or manifest.bits != self.bits:
             raise BadArgumentError("manifest does not describe this index")
         ids, codes = self.contents()
+        multi = None
+        if self._mih is not None and self._dead is None:  # only added to since: merged
+            multi = self._mih.extended(*self._new_words())
+        if multi is None and self.bits == 64:
+            multi = mih.MultiIndex.build(ids, mih.as_words(codes))
         self._base_ids, self._base_codes = ids, codes
         self._dead, self._dead_count, self._new_ids, self._new_codes = None, 0, [], []
         self._grown = None
-        self._mih = mih.MultiIndex.build(ids, mih.as_words(codes)) if self.bits == 64 else None
+        self._mih = multi
         body = _faiss_module().serialize_index_binary(self.faiss_index())
         arrays = dict(self._mih.arrays) if self._mih is not None else {"ids": ids, "codes": codes}
         meta: dict[str, Any] = {

@@ -190,6 +190,45 @@ class MultiIndex:
         }
         return cls(arrays, plan.widths)
 
+    def extended(self, ids: np.ndarray, words: np.ndarray) -> MultiIndex | None:
+        """This index with `words` added under `ids`, all above its own ids: each chunk's new
+        codes sorted alone and merged into its sorted arrays (one pass over them instead of
+        sorting everything again; the arrays `build` makes of all the codes). None when the
+        new size calls for other chunks (then build)."""
+        order = np.argsort(ids, kind="stable")
+        ids, words = np.asarray(ids, np.int64)[order], np.asarray(words, np.uint64)[order]
+        old = len(self.ids)
+        if old and len(ids) and ids[0] <= self.ids[-1]:
+            return None
+        n = old + len(ids)
+        widths = point_plan(n).widths
+        kind = np.uint32 if n * len(widths) < 1 << 32 else np.int64
+        if widths != self.plan.widths or self.pos.dtype != kind:
+            return None
+        starts, positions, ordered = [], [], []
+        for c, (width, shift) in enumerate(zip(widths, self.plan.shifts, strict=True)):
+            table = self._tables[c]
+            before = self.start[table : table + (1 << width) + 1].astype(np.int64) - c * old
+            keys = (words >> np.uint64(shift)) & np.uint64((1 << width) - 1)
+            added = stable_order(keys, width)
+            # after the old codes of the same chunk value: a stable sort of all, old ones first
+            at = before[keys[added].astype(np.intp) + 1]
+            counts = np.bincount(keys.astype(np.intp), minlength=1 << width)
+            start = before + c * n
+            start[1:] += np.cumsum(counts)
+            starts.append(start.astype(kind))
+            own = slice(c * old, (c + 1) * old)
+            positions.append(np.insert(self.pos[own], at, (old + added).astype(kind)))
+            ordered.append(np.insert(self.sorted[own], at, words[added]))
+        arrays = {
+            "ids": np.concatenate([self.ids, ids]),
+            "words": np.concatenate([self.words, words]),
+            "start": np.concatenate(starts),
+            "pos": np.concatenate(positions),
+            "sorted": np.concatenate(ordered),
+        }
+        return MultiIndex(arrays, widths)
+
     def __len__(self) -> int:
         return len(self.ids)
 
