@@ -264,7 +264,8 @@ class FrameIndex:
     # -- files -------------------------------------------------------------------------------
     def save(self, path: Path, manifest: Manifest) -> None:
         """Write atomically: temporary file, fsync, rename, fsync of the folder. The multi-index
-        is rebuilt over all current codes, which then serve queries."""
+        serves queries over all current codes: codes only added since the last save are merged
+        into it, anything else rebuilds it."""
         if manifest.count != len(self) or manifest.bits != self.bits:
             raise BadArgumentError("manifest does not describe this index")
         ids, codes = self.contents()
