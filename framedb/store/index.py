@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from framedb.errors import BadArgumentError
-from framedb.store import mih
+from framedb.store import atomic, mih
 
 MAGIC = b"FRAMEDB-INDEX-2\n"
 _HEADER = struct.Struct("<16sQ")
@@ -299,7 +299,7 @@ class FrameIndex:
         head = json.dumps(meta, sort_keys=True).encode()
         start = _aligned(_HEADER.size + len(head) + 4)
         meta_crc = zlib.crc32(head)
-        _remove_abandoned(path)
+        atomic.remove_abandoned(path)
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         try:
             with open(tmp, "wb") as out:
@@ -317,7 +317,7 @@ class FrameIndex:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        atomic.fsync_dir(path.parent)
         self.manifest = manifest
 
     @classmethod
@@ -469,38 +469,3 @@ class _LazyCodes:
 
 def _aligned(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
-
-
-def _remove_abandoned(path: Path) -> None:
-    """Delete temporary files of saves whose process died (killed mid-save); a live process's
-    file is its own business."""
-    prefix = f"{path.name}.tmp-"
-    try:
-        names = [e.name for e in os.scandir(path.parent) if e.name.startswith(prefix)]
-    except OSError:
-        return
-    for name in names:
-        pid = name[len(prefix) :]
-        if pid.isdigit() and not _running(int(pid)):
-            (path.parent / name).unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
