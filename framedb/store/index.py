@@ -209,7 +209,7 @@ class FrameIndex:
             lims, _, ids = self.faiss_index().range_search(codes, int(radius) + 1)
             return np.unique(ids[: int(lims[-1])].astype(np.int64))
         words = np.unique(mih.as_words(codes))
-        found = [self._growing().near(words, radius)]
+        found = [self._growing(radius).near(words, radius)]
         if len(self._base_ids):
             mi = self._mih
             hit = mi.search_many(words, radius) if mi is not None else None
@@ -223,11 +223,11 @@ class FrameIndex:
                 found.append(np.asarray(mi.ids, np.int64)[pos])
         return np.unique(np.concatenate(found))
 
-    def _growing(self) -> mih.Growing:
+    def _growing(self, radius: int) -> mih.Growing:
         """The codes added since the last save, as a growing multi-index (kept up to date by
-        `add`, dropped by `remove`)."""
+        `add`, dropped by `remove`), laid out for queries of `radius` (the first asked)."""
         if self._grown is None:
-            self._grown = mih.Growing()
+            self._grown = mih.Growing(radius)
             new_ids, new_codes = self._new()
             if len(new_ids):
                 self._grown.add(new_ids, mih.as_words(new_codes))

@@ -164,11 +164,13 @@ class MultiIndex:
         self._probes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
-    def build(cls, ids: np.ndarray, words: np.ndarray) -> MultiIndex:
+    def build(cls, ids: np.ndarray, words: np.ndarray, radius: int = 6) -> MultiIndex:
+        """The multi-index of these codes, its chunks chosen for queries of `radius` bits (any
+        radius finds the same codes; another only costs more probes or candidates)."""
         order = np.argsort(ids, kind="stable")
         ids, words = ids[order], words[order]
         n = len(ids)
-        plan = point_plan(n)
+        plan = point_plan(n, radius)
         kind = np.uint32 if n * len(plan.widths) < 1 << 32 else np.int64
         starts, positions, ordered = [], [], []
         for c, (width, shift) in enumerate(zip(plan.widths, plan.shifts, strict=True)):
@@ -311,7 +313,11 @@ class Growing:
 
     PENDING = 1024
 
-    def __init__(self) -> None:
+    def __init__(self, radius: int = 6) -> None:
+        # Chunks for the radius it is asked about: ingest's candidates look 4 bits around, which
+        # five 13-bit chunks answer with one probe each (2,400 codes against 100,000: 2.8 ms;
+        # 9.2 ms with the four 16-bit chunks chosen for 6 bits).
+        self.radius = radius
         self.runs: list[MultiIndex] = []
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -324,7 +330,7 @@ class Growing:
         while self.runs and 2 * len(ids) > len(self.runs[-1]):
             run = self.runs.pop()
             ids, words = np.concatenate([run.ids, ids]), np.concatenate([run.words, words])
-        self.runs.append(MultiIndex.build(ids, words))
+        self.runs.append(MultiIndex.build(ids, words, self.radius))
 
     def near(self, words: np.ndarray, radius: int) -> np.ndarray:
         """Ids of the codes within `radius` of any of `words`."""
