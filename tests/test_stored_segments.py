@@ -280,3 +280,21 @@ def test_a_video_near_by_its_inner_hashes_alone_is_a_candidate(tmp_path: Path) -
         assert videos_near(indexes, db.store, by_inner, params, None) == {row.id}
         unrelated = Track(0, track.times, far, track.detail, far[::-1].copy())
         assert videos_near(indexes, db.store, unrelated, params, None) == set()
+
+
+def test_a_worker_finds_the_loops_of_what_it_decodes(collection: Path, tmp_path: Path) -> None:
+    """With several jobs each worker finds the loops of the videos it decodes (the one writer
+    stores them): the pairs the storing process finds, and none for a video without loops."""
+    from framedb.ingest.workers import DecodeThen, WorkerPool
+
+    with FrameDB.open(tmp_path / "w.db") as db:
+        loops_of, spec = db._answers().finder().in_worker(), db.spec
+    with WorkerPool(1, target=DecodeThen(loops_of)) as pool:
+        for name in ("d.mp4", "b.mp4"):
+            pool.submit(name, (collection / name, spec, 1))
+        done = dict(pool.poll() + pool.poll())
+    looped, error = done["d.mp4"]
+    assert error is None and looped.loops, "d.mp4 shows 2 s of its footage twice"
+    assert looped.loops == loops_of(looped)
+    plain, error = done["b.mp4"]
+    assert error is None and plain.loops == []

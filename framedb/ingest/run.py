@@ -20,7 +20,7 @@ from framedb.errors import DatabaseError, DiskFullError
 from framedb.hashspec import HashSpec
 from framedb.ingest import files
 from framedb.ingest.jobs import SHORT_FILE, job_threads
-from framedb.ingest.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
+from framedb.ingest.workers import DEFAULT_TIMEOUT, DecodeThen, Failed, WorkerPool
 from framedb.store.rows import Store, no_frames, video_row_values
 from framedb.store.tables import DONE, FAILED, PARTIAL
 
@@ -83,6 +83,10 @@ class SegmentsHook(Protocol):
     API): `prepare` runs before the transaction that writes the video's frames (work that needs
     nothing stored can start), `stored` inside it, `committed` once it is committed."""
 
+    def in_worker(self) -> Callable[[HashedVideo], Any]:
+        """What a worker may find right after decoding a video (picklable), into `loops`."""
+        ...
+
     def prepare(self, hashed: HashedVideo) -> None: ...
 
     def stored(self, conn: Connection, video_id: int, hashed: HashedVideo) -> None: ...
@@ -123,7 +127,12 @@ class Ingest:
             raise ValueError(f"--jobs must be at least 1, not {jobs}")
         pool: WorkerPool | DaskPool
         if cluster is None:
-            pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress)
+            # With several decoders feeding the one writer, each finds its videos' loops; one
+            # decoder and the writer have a core each, and the writer finds them beside it.
+            target = None
+            if self.segments is not None and jobs > 1:
+                target = DecodeThen(self.segments.in_worker())
+            pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress, target=target)
         else:
             from framedb.ingest.cluster import DaskPool
 

@@ -72,6 +72,29 @@ def decode_file(
         return None, str(exc)
 
 
+@dataclass(frozen=True)
+class DecodeThen:
+    """`decode_file`, then `then(hashed)` in the same worker, stored as `hashed.loops`: what
+    needs only the video's own frames (its loops, framedb.match.finder) leaves the one process
+    that stores, which otherwise sets the pace of an ingest of many small files. Only up to
+    `most` frames: a long video's loops are found by the storing process on a thread of their
+    own, beside the writing of its rows."""
+
+    then: Callable[[HashedVideo], Any]
+    most: int = 100_000
+
+    def __call__(
+        self, path: Path, spec: HashSpec, threads: int, on_progress: Callable[[int], None]
+    ) -> Outcome:
+        hashed, error = decode_file(path, spec, threads, on_progress)
+        if hashed is not None and 0 < len(hashed) <= self.most:
+            try:
+                hashed.loops = self.then(hashed)
+            except Exception:  # the storing process finds them again, and says what is wrong
+                hashed.loops = None
+        return hashed, error
+
+
 def main() -> None:
     """Entry point of a worker process: `main FD MEMORY_LIMIT PARENT_PID`."""
     fd, memory_limit, parent = (int(arg) for arg in sys.argv[1:4])
@@ -423,7 +446,9 @@ def _adopt(job: _Job, target: Target) -> _Worker | None:
     longer follow the prefetched order, and every prefetched worker is killed."""
     for worker in _PREFETCHED:
         running = worker.job
-        if running and target is decode_file and running.args == job.args:
+        # The prefetched job is decode_file's; DecodeThen's `then` is left to the storer.
+        decodes = target is decode_file or isinstance(target, DecodeThen)
+        if running and decodes and running.args == job.args:
             _PREFETCHED.remove(worker)
             return worker
     discard_prefetched()

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from framedb.match.diagonals import Pair
-from framedb.match.groups import find_pairs
+from framedb.match.groups import LoopsOf, find_pairs
 from framedb.match.hits import videos_near
 from framedb.match.stored import matcher_key, rows_of, track_of
 from framedb.match.tracks import MatchParams, Track
@@ -61,12 +61,21 @@ class SegmentFinder:
         self.nbytes = bits // 8
         self.ahead: tuple[HashedVideo, Future[list[Pair]]] | None = None  # loops being found
 
+    def in_worker(self) -> LoopsOf:
+        """Ingest's hook: what a worker finds of a video it has just decoded (its loops)."""
+        return LoopsOf(self.params, self.mirror)
+
     def prepare(self, hashed: HashedVideo) -> None:
-        """Ingest's hook, before `hashed` is written: its loops need nothing stored, so they are
-        found on another thread while its frames are written (numpy and SQLite let go of the
-        GIL: the 24-hour video's 5.6 s of loops and 6.6 s of rows take 7.3 s together)."""
-        track = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        """Ingest's hook, before `hashed` is written: its loops need nothing stored, so unless
+        its worker found them they are found on another thread while its frames are written
+        (numpy and SQLite let go of the GIL: the 24-hour video's 5.6 s of loops and 6.6 s of
+        rows take 7.3 s together)."""
         loops: Future[list[Pair]] = Future()
+        self.ahead = (hashed, loops)
+        if hashed.loops is not None:
+            loops.set_result(hashed.loops)
+            return
+        track = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
 
         def find() -> None:
             try:
@@ -75,7 +84,6 @@ class SegmentFinder:
                 loops.set_exception(exc)
 
         threading.Thread(target=find, name="framedb-loops", daemon=True).start()
-        self.ahead = (hashed, loops)
 
     def stored(self, conn: Connection, video_id: int, hashed: HashedVideo) -> None:
         """Ingest's hook: `hashed` was just written as `video_id` in `conn`'s transaction."""

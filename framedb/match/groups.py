@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from framedb.match.align import Line
 from framedb.match.diagonals import Pair, ViewOf, chains_of, pair_segments
 from framedb.match.seeds import runs_of, seeds_of
 from framedb.match.tracks import Group, MatchParams, Track, nearest, occurrence
+from framedb.store.hashed import HashedVideo
 
 Piece = tuple[int, int]  # (track position, piece index)
 
@@ -239,3 +241,17 @@ def find_groups(
     """All footage shared within and across the tracks, as groups, strongest first (the pairs
     of `find_pairs`, grouped by `groups_of`)."""
     return groups_of(tracks, find_pairs(tracks, params, mirror=mirror), params, only=only)
+
+
+@dataclass(frozen=True)
+class LoopsOf:
+    """The pair segments of one video with itself, from its hashes: picklable, and importing
+    nothing but numpy, so that the worker that decoded the video can find them
+    (framedb.ingest.workers.DecodeThen)."""
+
+    params: MatchParams
+    mirror: np.ndarray | None
+
+    def __call__(self, hashed: HashedVideo) -> list[Pair]:
+        track = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        return find_pairs([track], self.params, mirror=self.mirror)

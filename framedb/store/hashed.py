@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,9 @@ class VideoInfo:
 class HashedVideo:
     """Every frame of one video: pts, time, packed hash, detail and inner hash (framedb.hashing:
     of the centre of the picture, or a portrait frame's landscape band); `error` is set when
-    decoding stopped early (the frames before it are kept)."""
+    decoding stopped early (the frames before it are kept). `loops`: the pair segments of the
+    video with itself when the worker that decoded it found them (framedb.ingest.workers.
+    DecodeThen); None when they are found as it is stored."""
 
     info: VideoInfo
     pts: np.ndarray
@@ -41,6 +44,7 @@ class HashedVideo:
     detail: np.ndarray
     inner: np.ndarray
     error: str | None = field(default=None)
+    loops: Any = field(default=None)
 
     def __len__(self) -> int:
         return len(self.pts)
