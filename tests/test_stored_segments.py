@@ -285,11 +285,11 @@ def test_a_video_near_by_its_inner_hashes_alone_is_a_candidate(tmp_path: Path) -
 def test_a_worker_finds_the_loops_of_what_it_decodes(collection: Path, tmp_path: Path) -> None:
     """With several jobs each worker finds the loops of the videos it decodes (the one writer
     stores them): the pairs the storing process finds, and none for a video without loops."""
-    from framedb.ingest.workers import DecodeThen, WorkerPool
+    from framedb.ingest.workers import WorkerPool
 
     with FrameDB.open(tmp_path / "w.db") as db:
         loops_of, spec = db._answers().finder().in_worker(), db.spec
-    with WorkerPool(1, target=DecodeThen(loops_of)) as pool:
+    with WorkerPool(1, then=loops_of) as pool:
         for name in ("d.mp4", "b.mp4"):
             pool.submit(name, (collection / name, spec, 1))
         done = dict(pool.poll() + pool.poll())

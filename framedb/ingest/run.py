@@ -20,7 +20,7 @@ from framedb.errors import DatabaseError, DiskFullError
 from framedb.hashspec import HashSpec
 from framedb.ingest import files
 from framedb.ingest.jobs import SHORT_FILE, job_threads
-from framedb.ingest.workers import DEFAULT_TIMEOUT, DecodeThen, Failed, WorkerPool
+from framedb.ingest.workers import DEFAULT_TIMEOUT, Failed, WorkerPool
 from framedb.store.rows import Store, no_frames, video_row_values
 from framedb.store.tables import DONE, FAILED, PARTIAL
 
@@ -129,10 +129,8 @@ class Ingest:
         if cluster is None:
             # With several decoders feeding the one writer, each finds its videos' loops; one
             # decoder and the writer have a core each, and the writer finds them beside it.
-            target = None
-            if self.segments is not None and jobs > 1:
-                target = DecodeThen(self.segments.in_worker())
-            pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress, target=target)
+            then = self.segments.in_worker() if self.segments is not None and jobs > 1 else None
+            pool = WorkerPool(jobs, timeout=timeout, on_progress=self._progress, then=then)
         else:
             from framedb.ingest.cluster import DaskPool
 

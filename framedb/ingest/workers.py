@@ -74,19 +74,20 @@ def decode_file(
 
 @dataclass(frozen=True)
 class DecodeThen:
-    """`decode_file`, then `then(hashed)` in the same worker, stored as `hashed.loops`: what
-    needs only the video's own frames (its loops, framedb.match.finder) leaves the one process
-    that stores, which otherwise sets the pace of an ingest of many small files. Only up to
-    `most` frames: a long video's loops are found by the storing process on a thread of their
-    own, beside the writing of its rows."""
+    """`decode` (decode_file), then `then(hashed)` in the same worker, stored as
+    `hashed.loops`: what needs only the video's own frames (its loops, framedb.match.finder)
+    leaves the one process that stores, which otherwise sets the pace of an ingest of many
+    small files. Only up to `most` frames: a long video's loops are found by the storing
+    process on a thread of their own, beside the writing of its rows."""
 
+    decode: Target
     then: Callable[[HashedVideo], Any]
     most: int = 100_000
 
     def __call__(
         self, path: Path, spec: HashSpec, threads: int, on_progress: Callable[[int], None]
     ) -> Outcome:
-        hashed, error = decode_file(path, spec, threads, on_progress)
+        hashed, error = self.decode(path, spec, threads, on_progress)
         if hashed is not None and 0 < len(hashed) <= self.most:
             try:
                 hashed.loops = self.then(hashed)
@@ -233,7 +234,8 @@ class _Job:
 
 
 class WorkerPool:
-    """Up to `size` worker processes running `target(*args, on_progress)` for submitted jobs.
+    """Up to `size` worker processes running `target(*args, on_progress)` for submitted jobs
+    (with `then`, followed in the worker by `then` on what it decoded: DecodeThen).
 
     `submit(key, args)` queues a job; `poll()` waits until some job finishes and returns
     `[(key, result or Failed)]`. `on_progress(key, frames)` hears of the frames decoded,
@@ -252,6 +254,7 @@ class WorkerPool:
         memory_limit: int | None = MEMORY_LIMIT,
         target: Target | None = None,
         on_progress: Callable[[Hashable, int], None] | None = None,
+        then: Callable[[HashedVideo], Any] | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"a pool needs at least one worker, not {size}")
@@ -261,6 +264,8 @@ class WorkerPool:
         self.timeout = timeout
         self.memory_limit = memory_limit
         self.target = target or decode_file
+        if then is not None:  # run by the worker after each job's target (DecodeThen)
+            self.target = DecodeThen(self.target, then)
         self.on_progress = on_progress
         self._workers: list[_Worker] = []
         self._backlog: deque[_Job] = deque()
@@ -447,7 +452,9 @@ def _adopt(job: _Job, target: Target) -> _Worker | None:
     for worker in _PREFETCHED:
         running = worker.job
         # The prefetched job is decode_file's; DecodeThen's `then` is left to the storer.
-        decodes = target is decode_file or isinstance(target, DecodeThen)
+        if isinstance(target, DecodeThen):
+            target = target.decode
+        decodes = target is decode_file
         if running and decodes and running.args == job.args:
             _PREFETCHED.remove(worker)
             return worker
