@@ -115,3 +115,27 @@ def test_a_saved_multi_index_grows_by_merging_into_what_a_build_makes(
     probe = extra[0] ^ np.array([1, 0, 0, 0, 0, 0, 0, 0], np.uint8)
     assert np.array_equal(again.search_radius(probe, 6)[0], again.search_radius_flat(probe, 6)[0])
     assert loaded._mih.extended(np.array([5]), mih.as_words(extra[:1])) is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("first", [4, 8])
+def test_codes_added_since_a_save_answer_every_radius_whatever_their_layout(first: int) -> None:
+    """The growing multi-index of the frames an ingest adds is laid out for the radius it is
+    first asked about (ingest asks 4 bits: one probe per chunk); any radius then finds exactly
+    what a flat range search finds."""
+    from framedb.store import mih
+
+    rng = np.random.default_rng(first)
+    added = rng.integers(0, 256, (6_000, 8), np.uint8)
+    queries = rng.integers(0, 256, (200, 8), np.uint8)
+    planted = np.concatenate([codes_at_distances(q, [0, 2, 4, 5, 7]) for q in queries[:80]])
+    index = FrameIndex(64)
+    index.add(np.arange(len(added)), added)
+    index.add(np.arange(10_000, 10_000 + len(planted)), planted)
+    index.near_ids(queries, first)
+    runs = index._grown.runs  # type: ignore[union-attr]
+    assert runs and all(r.plan == mih.point_plan(len(r.ids), first) for r in runs)
+    for radius in (0, 4, 6, 8):
+        expected = np.unique(
+            np.concatenate([index.search_radius_flat(q, radius)[0] for q in queries])
+        )
+        assert np.array_equal(index.near_ids(queries, radius), expected), radius

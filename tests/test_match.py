@@ -400,3 +400,23 @@ def test_value_types() -> None:
     assert g.occurrences[0] == o
     s = LoopSummary(3723.5, 3725.25, 2, 1.75, 0.5)
     assert s.text() == "01:02:03.50–01:02:05.25 repeats 2 times, period 1.75 s, 50 % of the video"
+
+
+@pytest.mark.parametrize(
+    "rows, distinct, nbytes", [(200_000, 300, 8), (70_000, 70_000, 8), (5_000, 40, 16)]
+)
+def test_distinct_codes_are_those_of_a_sort_of_rows(rows: int, distinct: int, nbytes: int) -> None:
+    """Runs' distinct codes, whichever way they are found (hashed when a sample shows few, as
+    in a long loop; sorted as integers; rows of bytes for wider codes): the sorted distinct rows
+    and each row's index among them, as np.unique over rows of bytes gives them."""
+    from framedb.match import seeds
+
+    rng = np.random.default_rng(distinct)
+    table = rng.integers(0, 256, (distinct, nbytes), np.uint8)
+    codes = table[rng.integers(0, distinct, rows)]
+    got, index = seeds._distinct(codes)
+    want, inverse = np.unique(codes, axis=0, return_inverse=True)
+    assert np.array_equal(got, want) and np.array_equal(index, inverse.ravel())
+    if nbytes == 8:  # the hashing path is taken for few codes among many, and only then
+        few = seeds._few_values(codes.view(">u8").ravel().astype(np.uint64))
+        assert (few is not None) == (distinct * seeds.FEW_SHARE < rows)
