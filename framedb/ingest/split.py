@@ -192,7 +192,8 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
             return
         greyer = Greyer(reader.info.rotation)
         band = hashing.band_of(*reader.info.display_size)
-        hashes = BatchHasher(spec, band)  # cut anew at the first frame, where the file's are
+        hashes = BatchHasher(spec, band)  # stands only if B decodes nothing: at its first
+        # frame B takes one that cuts its first batch where the file's batches are cut
         pts: list[int] = []
         head: list[np.ndarray] = []
         stop: tuple[Any, ...] | None = None

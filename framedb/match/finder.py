@@ -75,11 +75,11 @@ class SegmentFinder:
         if hashed.loops is not None:
             loops.set_result(hashed.loops)
             return
-        track = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        loops_of = self.in_worker()  # what a worker would have run, run here
 
         def find() -> None:
             try:
-                loops.set_result(find_pairs([track], self.params, mirror=self.mirror))
+                loops.set_result(loops_of(hashed))
             except BaseException as exc:  # handed to `stored`, which raises it
                 loops.set_exception(exc)
 
