@@ -17,10 +17,10 @@ from framedb.hashspec import HashSpec
 from framedb.ingest.extract import hash_video
 from framedb.match import join
 from framedb.match.align import extend_occurrence
-from framedb.match.groups import find_groups
+from framedb.match.groups import _nearest_one, find_groups
 from framedb.match.join import near_pairs
 from framedb.match.loops import LoopSummary, summarise_loops
-from framedb.match.tracks import Group, MatchParams, Occurrence, Track
+from framedb.match.tracks import Group, MatchParams, Occurrence, Track, nearest
 from tests.media import Segment, write_video
 
 LOOP = Segment(1, 0.0, 2.4)  # the looped clip, also copied into video "c"
@@ -420,3 +420,17 @@ def test_distinct_codes_are_those_of_a_sort_of_rows(rows: int, distinct: int, nb
     if nbytes == 8:  # the hashing path is taken for few codes among many, and only then
         few = seeds._few_values(codes.view(">u8").ravel().astype(np.uint64))
         assert (few is not None) == (distinct * seeds.FEW_SHARE < rows)
+
+
+def test_nearest_one_agrees_with_nearest() -> None:
+    """The scalar lookup that cuts pieces gives the vectorised one's frame, ties and both ends
+    included (a tie goes to the earlier frame)."""
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 300):
+        times = np.sort(rng.uniform(-1.0, 20.0, n))
+        probes = np.concatenate(
+            [rng.uniform(-3.0, 23.0, 500), times, (times[:-1] + times[1:]) / 2, [-1e9, 1e9]]
+        )
+        expected = nearest(times, probes)
+        got = [_nearest_one(times, float(t)) for t in probes]
+        assert got == expected.tolist(), n

@@ -59,9 +59,12 @@ def _cut(tracks: Sequence[Track], pairs: list[Pair], snap: float) -> list[np.nda
     while queue:
         track, cut = queue.pop()
         inside = np.flatnonzero((bounds[track][:, 0] < cut) & (cut <= bounds[track][:, 1]))
+        if not len(inside):
+            continue  # (a cut past a track's last frame is inside no segment)
+        at = float(tracks[track].times[cut])
         for s in inside.tolist():
             _, _, other, line = sides[track][s]
-            target = int(nearest(tracks[other].times, line.at(tracks[track].times[cut])))
+            target = _nearest_one(tracks[other].times, float(line.at(at)))
             if cuts.add(other, target):
                 queue.append((other, target))
     return [np.array(c, np.int64) for c in cuts.cuts]
@@ -115,16 +118,29 @@ def _join(
         ):
             c, times = cuts[src], tracks[src].times
             first = max(0, int(np.searchsorted(c, lo, "right")) - 1)
-            last = int(np.searchsorted(c, hi, "right"))
-            for k in range(first, min(last, len(c) - 1)):
-                mid = (times[c[k]] + times[c[k + 1] - 1]) / 2
-                if not times[lo] <= mid <= times[hi]:
-                    continue
-                target = int(nearest(tracks[dst].times, line.at(mid)))
-                q = int(np.searchsorted(cuts[dst], target, "right")) - 1
-                if 0 <= q < len(cuts[dst]) - 1:
-                    # dst's footage covers rate-times the time: it plays 1 / rate as fast
-                    union.union((src, k), (dst, q), 1.0 / line.rate, p.mirrored)
+            last = min(int(np.searchsorted(c, hi, "right")), len(c) - 1)
+            if last <= first:
+                continue
+            k = np.arange(first, last)
+            mid = (times[c[k]] + times[c[k + 1] - 1]) / 2
+            inside = (times[lo] <= mid) & (mid <= times[hi])
+            k, mid = k[inside], mid[inside]
+            q = np.searchsorted(cuts[dst], nearest(tracks[dst].times, line.at(mid)), "right") - 1
+            ok = (q >= 0) & (q < len(cuts[dst]) - 1)
+            # dst's footage covers rate-times the time: it plays 1 / rate as fast
+            speed = 1.0 / line.rate
+            for a, b in zip(k[ok].tolist(), q[ok].tolist(), strict=True):
+                union.union((src, a), (dst, b), speed, p.mirrored)
+
+
+def _nearest_one(times: np.ndarray, t: float) -> int:
+    """`nearest` for one time, without numpy's per-call overhead on scalars."""
+    i = int(times.searchsorted(t))
+    if i == 0 or len(times) == 1:
+        return 0
+    if i == len(times):
+        return i - 1
+    return i - 1 if t - times[i - 1] <= times[i] - t else i
 
 
 def _groups(tracks: Sequence[Track], pairs: list[Pair], params: MatchParams) -> list[Group]:
