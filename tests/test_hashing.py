@@ -74,6 +74,21 @@ def test_phash_takes_the_low_frequencies_of_the_whole_transform(size: int) -> No
     assert np.array_equal(hashing.compute(batch, spec), np.packbits(bits, axis=1))
 
 
+@pytest.mark.parametrize("rows, cols", [(64, 64), (52, 52), (58, 44), (40, 64), (20, 30)])
+def test_dct_of_any_box_equals_resizing_then_transforming(rows: int, cols: int) -> None:
+    # The simple way: area-average to the transform's side, then the DCT's low rows; `compute`
+    # folds both into one matrix per axis. Boxes as hashed: whole, inner, crops, a band.
+    spec = HashSpec("dct", 8)
+    batch = np.stack([grey(scene, t) for scene in (1, 2, 3, 4) for t in np.arange(0, 3, 0.1)])
+    batch = batch[:, (64 - rows) // 2 :][:, :rows, (64 - cols) // 2 :][:, :, :cols]
+    us, vs, block = hashing._dct_positions(8)
+    side = max(min(32, rows, cols), block)
+    low = hashing._dct_matrix(side)[:block]
+    coeffs = np.matmul(np.matmul(low, hashing.resize(batch, side, side)), low.T)
+    bits = np.round(coeffs[:, us, vs] * np.float32(hashing.PHASH_GRID)) > 0
+    assert np.array_equal(hashing.compute(batch, spec), np.packbits(bits, axis=1))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_rescaled_frame_is_near_and_different_frame_is_far(kind: str) -> None:
     spec = HashSpec(kind, 8)
