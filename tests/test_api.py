@@ -55,6 +55,18 @@ def test_ingest_stores_one_row_per_frame(db: FrameDB, library: Path) -> None:
     assert len(db.index()) == 495
 
 
+def test_closing_after_an_ingest_leaves_no_write_ahead_log(tmp_path: Path, library: Path) -> None:
+    # SQLite folds its WAL into the database when the last connection closes, unless that one
+    # is read-only (the indexes' commit watches): the next reader would then replay all of it.
+    with FrameDB.open(tmp_path / "test.db") as db:
+        db.ingest([library])
+        db.index()  # a reader that opened the watch, too
+        assert (tmp_path / "test.db-wal").exists()
+    assert not (tmp_path / "test.db-wal").exists()
+    with FrameDB.open(tmp_path / "test.db") as db:
+        assert len(db.index()) == 495
+
+
 def test_unchanged_files_are_skipped_and_moved_files_recognised(
     db: FrameDB, library: Path, tmp_path: Path
 ) -> None:

@@ -35,9 +35,13 @@ class Database:
         return IndexUpdate((self.cache, self.inner))
 
     def close(self) -> None:
-        self.store.engine.dispose()
+        # The indexes' read-only commit watches first: SQLite checkpoints the WAL into the
+        # database file and removes it when the last connection closes, unless that one is
+        # read-only; otherwise the next process to open the database pays for it (the first
+        # `loops` after ingesting a 24-hour video: 1.2 s instead of 0.6 s).
         self.cache.close()
         self.inner.close()
+        self.store.engine.dispose()
 
 
 def open_database(
