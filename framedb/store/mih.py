@@ -135,6 +135,11 @@ def popcount(x: np.ndarray) -> np.ndarray:
     return np.bitwise_count(x).astype(np.int32)
 
 
+def within(x: np.ndarray, radius: int) -> np.ndarray:
+    """popcount(x) <= radius, on the popcounts' own bytes (no widening pass over them)."""
+    return np.bitwise_count(x) <= radius
+
+
 def as_words(codes: np.ndarray) -> np.ndarray:
     """(n, 8) uint8 packed codes (most significant bit first) -> n uint64 words."""
     return np.ascontiguousarray(codes, dtype=np.uint8).view(">u8").ravel().astype(np.uint64)
@@ -269,7 +274,7 @@ class MultiIndex:
             count = self.start[at_table + 1].astype(np.int64) - lo
             at = ragged(lo.ravel(), count.ravel())
             row = np.repeat(np.arange(s, s + len(lo)), count.sum(axis=1))
-            near = popcount(self.sorted[at] ^ words[row]) <= radius
+            near = within(self.sorted[at] ^ words[row], radius)
             rows.append(row[near])
             found.append(self.pos[at[near]].astype(np.int64))
         if not rows:
@@ -350,5 +355,5 @@ def scan(ids: np.ndarray, held: np.ndarray, words: np.ndarray, radius: int) -> n
     near = np.zeros(len(held), bool)
     step = max(1, (1 << 22) // max(1, len(held)))
     for s in range(0, len(words), step):
-        near |= (popcount(held[None, :] ^ words[s : s + step, None]) <= radius).any(axis=0)
+        near |= within(held[None, :] ^ words[s : s + step, None], radius).any(axis=0)
     return ids[near]
