@@ -17,10 +17,10 @@ from framedb.hashspec import HashSpec
 from framedb.ingest.extract import hash_video
 from framedb.match import join
 from framedb.match.align import extend_occurrence
-from framedb.match.groups import _nearest_one, find_groups
+from framedb.match.groups import find_groups
 from framedb.match.join import near_pairs
 from framedb.match.loops import LoopSummary, summarise_loops
-from framedb.match.tracks import Group, MatchParams, Occurrence, Track, nearest
+from framedb.match.tracks import Group, MatchParams, Occurrence, Track, nearest, nearest_one
 from tests.media import Segment, write_video
 
 LOOP = Segment(1, 0.0, 2.4)  # the looped clip, also copied into video "c"
@@ -432,5 +432,5 @@ def test_nearest_one_agrees_with_nearest() -> None:
             [rng.uniform(-3.0, 23.0, 500), times, (times[:-1] + times[1:]) / 2, [-1e9, 1e9]]
         )
         expected = nearest(times, probes)
-        got = [_nearest_one(times, float(t)) for t in probes]
+        got = [nearest_one(times, float(t)) for t in probes]
         assert got == expected.tolist(), n

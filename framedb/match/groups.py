@@ -15,7 +15,7 @@ import numpy as np
 from framedb.match.align import Line
 from framedb.match.diagonals import Pair, ViewOf, chains_of, pair_segments
 from framedb.match.seeds import runs_of, seeds_of
-from framedb.match.tracks import Group, MatchParams, Track, nearest, occurrence
+from framedb.match.tracks import Group, MatchParams, Track, nearest, nearest_one, occurrence
 from framedb.store.hashed import HashedVideo
 
 Piece = tuple[int, int]  # (track position, piece index)
@@ -64,7 +64,7 @@ def _cut(tracks: Sequence[Track], pairs: list[Pair], snap: float) -> list[np.nda
         at = float(tracks[track].times[cut])
         for s in inside.tolist():
             _, _, other, line = sides[track][s]
-            target = _nearest_one(tracks[other].times, float(line.at(at)))
+            target = nearest_one(tracks[other].times, float(line.at(at)))
             if cuts.add(other, target):
                 queue.append((other, target))
     return [np.array(c, np.int64) for c in cuts.cuts]
@@ -131,16 +131,6 @@ def _join(
             speed = 1.0 / line.rate
             for a, b in zip(k[ok].tolist(), q[ok].tolist(), strict=True):
                 union.union((src, a), (dst, b), speed, p.mirrored)
-
-
-def _nearest_one(times: np.ndarray, t: float) -> int:
-    """`nearest` for one time, without numpy's per-call overhead on scalars."""
-    i = int(times.searchsorted(t))
-    if i == 0 or len(times) == 1:
-        return 0
-    if i == len(times):
-        return i - 1
-    return i - 1 if t - times[i - 1] <= times[i] - t else i
 
 
 def _groups(tracks: Sequence[Track], pairs: list[Pair], params: MatchParams) -> list[Group]:

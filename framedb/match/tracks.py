@@ -258,6 +258,16 @@ def nearest(times: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     return (idx - left_closer).astype(np.int64)
 
 
+def nearest_one(times: np.ndarray, t: float) -> int:
+    """`nearest` for one time, without numpy's per-call overhead on scalars."""
+    i = int(times.searchsorted(t))
+    if i == 0 or len(times) == 1:
+        return 0
+    if i == len(times):
+        return i - 1
+    return i - 1 if t - times[i - 1] <= times[i] - t else i
+
+
 def format_time(seconds: float) -> str:
     """Seconds as hh:mm:ss.cc (hundredths), the form every time is shown in; a minus sign before
     a negative time (a stream that starts before zero)."""
