@@ -10,6 +10,7 @@ from framedb.errors import BadArgumentError
 from framedb.hashing import FrameHash
 from framedb.hashspec import KINDS, HashSpec
 from framedb.ingest.offload import hash_batch
+from framedb.synth import Phone
 from tests.media import render
 
 
@@ -184,6 +185,38 @@ def test_the_inner_picture_is_the_centre_or_a_portrait_frames_band() -> None:
     spec = HashSpec("dct", 8)
     near = hashing.hamming(hashing.compute(clip, spec), hashing.compute(phone[:, rows, cols], spec))
     assert near.max() <= 6
+
+
+def _phone_frames(scene: int, width: int, height: int, contrast: float) -> np.ndarray:
+    """Grey pictures of a phone frame (framedb.synth.Phone) around footage of this size whose
+    contrast is scaled by `contrast` (slow indoor footage is low in contrast)."""
+    phone = Phone()
+    out = []
+    for k, t in enumerate(np.arange(0.0, 3.0, 0.2)):
+        rgb = render(scene, t, width, height).astype(np.float32)
+        rgb = (110 + (rgb - 110) * contrast).clip(0, 255).astype(np.uint8)
+        y = phone(rgb, t, k).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        out.append(hashing.resize(y, 64, 64)[0].round().astype(np.uint8))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("width, height", [(320, 180), (320, 240), (320, 128)])
+@pytest.mark.parametrize("contrast", [1.0, 0.35])
+def test_a_phone_frames_clip_band_is_found_whatever_its_shape(
+    width: int, height: int, contrast: float
+) -> None:
+    # the clip fills the frame's width, centred: 16:9, 4:3 and 2.5:1 clips, at full and low
+    # contrast; its rows are found to within one of 64
+    band = hashing.clip_band(_phone_frames(3, width, height, contrast))
+    half = 360 * height / width / 640 / 2
+    assert band is not None
+    assert band == pytest.approx((0.5 - half, 0.5 + half), abs=1 / 64 + 1e-9)
+
+
+def test_portrait_footage_without_a_clip_has_no_band() -> None:
+    frames = [grey(scene, t, 360, 640) for scene in (1, 4) for t in np.arange(0, 3, 0.2)]
+    assert hashing.clip_band(np.stack(frames[:15])) is None
+    assert hashing.clip_band(np.stack(frames[15:])) is None
 
 
 @pytest.mark.parametrize("kind", ["ahash", "dhash", "phash", "dct"])

@@ -122,7 +122,7 @@ def hash_batch(
     over the whole batch."""
     rows, cols = box = hashing.content_box(grey)
     if band is not None:  # a portrait frame: its clip's band if one stands out, else the guess
-        band = hashing.sharp_band(grey) or band
+        band = hashing.clip_band(grey) or band
     inset = None if band is not None else hashing.inset_box(grey[:, rows, cols])
     if inset is not None:  # found in the content box: placed in the picture
         inner_rows, inner_cols = (
