@@ -322,6 +322,18 @@ class Grey:
 
 
 @dataclass(frozen=True)
+class Dim:
+    """Contrast scaled by `factor` about a mid grey: a dim, flat indoor shot."""
+
+    factor: float = 0.35
+    level: float = 110.0
+
+    def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
+        out = self.level + (rgb.astype(np.float32) - self.level) * self.factor
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
 class Blur:
     """A Gaussian blur of `radius` pixels."""
 

@@ -17,6 +17,7 @@ from framedb.synth import (
     Caption,
     Chain,
     Crop,
+    Dim,
     Grey,
     Logo,
     Mirror,
@@ -88,6 +89,21 @@ def test_matches_and_find_place_a_changed_copy(name: str, original: Path, tmp_pa
         [group] = db.matches()
         o, c = sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4")
         _check(o, c, speed, name == "mirror")
+
+
+def test_a_dim_4_3_clip_in_a_phone_frame_is_found(tmp_path: Path) -> None:
+    # A low-contrast 4:3 clip across a phone's frame: its band is not the 16:9 one guessed from
+    # the frame's shape, and the blurred fill around it is about as sharp as its dark rows.
+    original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
+    write_video(original, ORIGINAL, size=(320, 240), look=Dim())
+    tail = Segment(45, 0.0, 1.5)
+    phone = Chain((Dim(), Phone(180, 320, 6.0)))
+    write_video(copy, [HEAD, CLIP, tail], size=(320, 240), crf=28, look=phone)
+    with FrameDB.open(tmp_path / "t.db") as db:
+        db.ingest([original, copy])
+        [group] = db.matches()
+        o, c = sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4")
+        _check(o, c, 1.0, False)
 
 
 @pytest.mark.xfail(strict=True, reason="known gap: rotation and combined looks (README)")
