@@ -449,12 +449,12 @@ def _size(path: Path) -> int:
 def _adopt(job: _Job, target: Target) -> _Worker | None:
     """The prefetched worker running exactly `job`, if any. When none is, the caller's jobs no
     longer follow the prefetched order, and every prefetched worker is killed."""
+    # The prefetched job is decode_file's; DecodeThen's `then` is left to the storer.
+    if isinstance(target, DecodeThen):
+        target = target.decode
+    decodes = target is decode_file
     for worker in _PREFETCHED:
         running = worker.job
-        # The prefetched job is decode_file's; DecodeThen's `then` is left to the storer.
-        if isinstance(target, DecodeThen):
-            target = target.decode
-        decodes = target is decode_file
         if running and decodes and running.args == job.args:
             _PREFETCHED.remove(worker)
             return worker

@@ -8,6 +8,12 @@ import os
 from pathlib import Path
 
 
+def temporary(path: Path) -> Path:
+    """Where this process writes `path`'s next version before renaming it into place (the name
+    `remove_abandoned` recognises)."""
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+
+
 def remove_abandoned(path: Path) -> None:
     """Delete temporary files of saves whose process died (killed mid-save); a live process's
     file is its own business."""

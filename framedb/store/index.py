@@ -300,7 +300,7 @@ class FrameIndex:
         start = _aligned(_HEADER.size + len(head) + 4)
         meta_crc = zlib.crc32(head)
         atomic.remove_abandoned(path)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        tmp = atomic.temporary(path)
         try:
             with open(tmp, "wb") as out:
                 out.write(_HEADER.pack(MAGIC, len(head)))
