@@ -267,8 +267,17 @@ def inset_box(grey: np.ndarray) -> tuple[slice, slice] | None:
         return None
     batch = batch[:: max(1, len(batch) // SAMPLE)]  # evenly spread: as telling, faster
     _, h, w = batch.shape
-    across_cols = _standing_out(batch, 2)  # (H, W-1): [r, c] between columns c and c+1
-    across_rows = _standing_out(batch, 1).T  # (W, H-1): [c, r] between rows r and r+1
+    # Each picture's change from the one before, once for both directions (differences across
+    # rows or columns and over time commute: the same integers, one conversion and pass fewer).
+    changes = np.subtract(batch[1:], batch[:-1], dtype=np.int16)
+    across_cols = _standing_out(changes, 2)  # (H, W-1): [r, c] between columns c and c+1
+    sides = _line_pairs(across_cols, w)
+    if not sides:  # no two columns could be an inset's sides: rows need not be looked at (the
+        return None  # 24-hour benchmark video's batches: 6.6 -> 3.5 µs a frame, the same boxes)
+    across_rows = _standing_out(changes, 1).T  # (W, H-1): [c, r] between rows r and r+1
+    ends = _line_pairs(across_rows, h)
+    if not ends:
+        return None
     # A side covers a row where it or a line next to it stands out: a border that falls inside a
     # pixel of the small picture peaks on one side of it or the other, row by row.
     cols, rows = (np.cumsum(_widened(lines), axis=0) for lines in (across_cols, across_rows))
@@ -279,8 +288,8 @@ def inset_box(grey: np.ndarray) -> tuple[slice, slice] | None:
         return float(sums[stop - 1, line] - before) / (stop - start)
 
     best: tuple[float, int, tuple[slice, slice]] | None = None
-    for left, right in _line_pairs(across_cols, w):
-        for top, bottom in _line_pairs(across_rows, h):
+    for left, right in sides:
+        for top, bottom in ends:
             area = (right - left) * (bottom - top)
             if area > INSET_AREA * h * w:
                 continue
@@ -295,12 +304,12 @@ def inset_box(grey: np.ndarray) -> tuple[slice, slice] | None:
     return None if best is None else best[2]
 
 
-def _standing_out(batch: np.ndarray, axis: int) -> np.ndarray:
-    """Where the mean change, from one picture of the batch to the next, of the difference across
-    `axis` (1: between rows, 2: between columns) peaks (at least that next to it on either side)
-    and stands out from that two lines before and after it, as booleans."""
-    across = np.diff(batch.astype(np.int16), axis=axis)
-    spread = np.abs(np.diff(across, axis=0)).mean(axis=0, dtype=np.float32)
+def _standing_out(changes: np.ndarray, axis: int) -> np.ndarray:
+    """Where the mean change, from one picture of the batch to the next (`changes`, int16), of the
+    difference across `axis` (1: between rows, 2: between columns) peaks (at least that next to it
+    on either side) and stands out from that two lines before and after it, as booleans."""
+    across = np.diff(changes, axis=axis)
+    spread = np.abs(across, out=across).mean(axis=0, dtype=np.float32)
     pad = [(0, 0), (0, 0)]
     pad[axis - 1] = (2, 2)
     padded = np.pad(spread, pad, mode="edge")
