@@ -351,7 +351,7 @@ class FrameDB:
         hashed = hash_video(path, self.spec)
         if not len(hashed):
             raise NotAVideoError(f"{path}: no frames could be decoded")
-        probe = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        probe = Track.of(0, hashed)
         params = self.match_params(min_length)
         rows = {v.id: v for v in self._matchable()}
         indexes = (self.index(), self._db.inner.index())

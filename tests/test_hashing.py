@@ -10,14 +10,17 @@ from framedb.errors import BadArgumentError
 from framedb.hashing import FrameHash
 from framedb.hashspec import KINDS, HashSpec
 from framedb.ingest.offload import hash_batch
-from framedb.synth import Phone
+from framedb.synth import Crop, Phone
 from tests.media import render
 
 
 def grey(scene: int, t: float, width: int = 320, height: int = 180) -> np.ndarray:
     """A frame as decode would hand it over: 64 x 64 grey, area-averaged."""
-    rgb = render(scene, t, width, height).astype(np.float32)
-    y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    return _grey_of(render(scene, t, width, height))
+
+
+def _grey_of(rgb: np.ndarray) -> np.ndarray:
+    y = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     return hashing.resize(y, 64, 64)[0].round().astype(np.uint8)
 
 
@@ -185,6 +188,28 @@ def test_the_inner_picture_is_the_centre_or_a_portrait_frames_band() -> None:
     spec = HashSpec("dct", 8)
     near = hashing.hamming(hashing.compute(clip, spec), hashing.compute(phone[:, rows, cols], spec))
     assert near.max() <= 6
+
+
+@pytest.mark.parametrize("scene", [3, 5, 41])
+def test_a_crop_of_90_percent_hashes_like_its_sources_middle(scene: int) -> None:
+    """A copy cropped to 90 % is ~10 % off in scale from every pairing of the whole and inner
+    pictures (no hash sees it), and near the source's middle picture; the copy's own middle is
+    near the source's inner picture."""
+    spec, whole = HashSpec("dct", 8), (slice(0, 64), slice(0, 64))
+    mid, inner = hashing.centre_box(whole, hashing.MID_SCALE), hashing.inner_box(whole, None)
+    assert mid == (slice(3, 61), slice(3, 61))
+    times = np.arange(0.0, 2.0, 0.25)
+    source = np.stack([grey(scene, t) for t in times])
+    crop = Crop(0.9)
+    copy = np.stack([_grey_of(crop(render(scene, t, 320, 180), t, 0)) for t in times])
+
+    def far(a: np.ndarray, box_a: tuple[slice, slice], b: np.ndarray, box_b: tuple) -> float:
+        codes = [hashing.compute(x[:, r, c], spec) for x, (r, c) in ((a, box_a), (b, box_b))]
+        return float(hashing.hamming(*codes).mean())
+
+    assert far(copy, whole, source, mid) <= 2 and far(copy, mid, source, inner) <= 2
+    for box_a, box_b in ((whole, whole), (whole, inner), (inner, inner), (inner, whole)):
+        assert far(copy, box_a, source, box_b) >= 6
 
 
 def _phone_frames(scene: int, width: int, height: int, contrast: float) -> np.ndarray:

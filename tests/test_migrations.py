@@ -205,3 +205,44 @@ def test_a_database_made_before_stored_segments_upgrades_and_is_told_to_recomput
         assert db.matches(recompute=True) == groups
         assert db.segments_note() is None
         assert db.matches() == groups and db.check().ok
+
+
+def test_a_database_made_before_middle_hashes_upgrades_in_place_and_answers_as_before(
+    tmp_path: Path, library: Path
+) -> None:
+    """A 0003 database (inner hashes and stored segments, no middle hashes): opening it upgrades
+    it in place; its videos answer as before, from what is stored and from their frames; a video
+    ingested then gets middle hashes and matches the old ones; `check` passes, and notices a
+    middle hash that goes missing."""
+    from sqlalchemy import select, update
+
+    from framedb.store.tables import frames
+
+    path = tmp_path / "before.db"
+    with FrameDB.open(path) as db:
+        db.ingest([library / "looped.mp4"])
+        groups, loops = db.matches(), db.loops(library / "looped.mp4")
+        assert all(v.has_mid for v in db.videos())
+    migrate(path, "0003", command.downgrade).dispose()
+    with FrameDB.open(path) as db:
+        assert current_revision(db.store.engine) == HEAD
+        assert not any(v.has_mid for v in db.videos())
+        assert db.segments_note() is None
+        assert db.matches() == groups
+        assert db.loops(library / "looped.mp4").groups == loops.groups
+        assert db.matches(recompute=True) == groups
+        assert db.check().ok
+        db.ingest([library / "copy.mp4"])
+        new = db.video("copy.mp4")
+        assert new.has_mid
+        looped = db.video("looped.mp4").id
+        shared = [
+            g for g in db.matches() if {o.video_id for o in g.occurrences} == {looped, new.id}
+        ]
+        assert len(shared) == 1 and len(shared[0].occurrences) == 4
+        assert db.check().ok
+        with db.store.writing() as conn:  # one middle hash lost: a disagreement check reports
+            first = conn.execute(select(frames.c.id).where(frames.c.video_id == new.id)).first()
+            conn.execute(update(frames).where(frames.c.id == first[0]).values(mid_hash=None))
+        report = db.check()
+        assert not report.ok and any("middle hash" in p for p in report.problems)

@@ -146,7 +146,10 @@ def _hash_all(
     none = np.empty((0, spec.nbytes), np.uint8)
     codes = np.concatenate([b.codes for b in batches] or [none])
     inner = np.concatenate([b.inner for b in batches] or [none])
+    mid = np.concatenate([b.mid for b in batches] or [none])
     detail = np.concatenate([b.detail for b in batches] or [np.empty(0, np.float32)])
     # frames after a scaling failure are dropped
     kept = np.concatenate([np.array(pts, np.int64), tail_pts])[: len(codes)]
-    return HashedVideo(reader.info, kept, reader.seconds(kept), codes, detail, inner, error)
+    return HashedVideo(
+        reader.info, kept, reader.seconds(kept), codes, detail, inner, mid=mid, error=error
+    )

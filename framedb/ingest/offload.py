@@ -34,17 +34,24 @@ LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p
 
 @dataclass(frozen=True)
 class HashedBatch:
-    """Hashes, inner hashes and detail of the next `len(codes)` frames, and the content box
-    (rows, columns) their batch was hashed in."""
+    """Hashes, inner and middle hashes and detail of the next `len(codes)` frames, and the content
+    box (rows, columns) their batch was hashed in."""
 
     codes: np.ndarray
     inner: np.ndarray
+    mid: np.ndarray
     detail: np.ndarray
     box: tuple[slice, slice]
 
     def message(self) -> tuple[Any, ...]:
         """The batch as a message between processes (`HashedBatch(*message[1:])` again)."""
-        return ("batch", self.codes, self.inner, self.detail, self.box)
+        return ("batch", self.codes, self.inner, self.mid, self.detail, self.box)
+
+    def after(self, skip: int) -> HashedBatch:
+        """The batch without its first `skip` frames."""
+        return HashedBatch(
+            self.codes[skip:], self.inner[skip:], self.mid[skip:], self.detail[skip:], self.box
+        )
 
 
 class ScaleError(Exception):
@@ -131,9 +138,11 @@ def hash_batch(
         )
     else:
         inner_rows, inner_cols = hashing.inner_box(box, band)
+    mid_rows, mid_cols = hashing.centre_box(box, hashing.MID_SCALE)
     return HashedBatch(
         hashing.compute(grey[:, rows, cols], spec),
         hashing.compute(grey[:, inner_rows, inner_cols], spec),
+        hashing.compute(grey[:, mid_rows, mid_cols], spec),
         hashing.detail(grey),
         box,
     )

@@ -267,7 +267,14 @@ class Ingest:
                 video_id, ids = self.store.add_video(conn, row, *no_frames(self.spec))
             else:
                 video_id, ids = self.store.add_video(
-                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail, hashed.inner
+                    conn,
+                    row,
+                    hashed.pts,
+                    hashed.times,
+                    hashed.codes,
+                    hashed.detail,
+                    hashed.inner,
+                    hashed.mid,
                 )
                 if self.segments is not None:
                     self.segments.stored(conn, video_id, hashed)

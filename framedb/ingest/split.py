@@ -178,7 +178,7 @@ def _after(batches: list[HashedBatch], skip: int) -> Iterator[HashedBatch]:
         if skip >= len(batch.codes):
             skip -= len(batch.codes)
             continue
-        yield HashedBatch(batch.codes[skip:], batch.inner[skip:], batch.detail[skip:], batch.box)
+        yield batch.after(skip)
         skip = 0
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from framedb.match.align import Line, compare, cost, extent, moving, refine, snap
 from framedb.match.seeds import Runs
-from framedb.match.tracks import MatchParams, Track
+from framedb.match.tracks import PARTS, WHOLE, MatchParams, Track
 
 SAME_DIAGONAL = 3.0  # offsets this many frames apart over the same frames are one diagonal
 # Rates tried between two videos: 0.5x to 2x, 2 % apart (seeds of the true rate then fall in the
@@ -58,12 +58,12 @@ class Chain:
 
 @dataclass(frozen=True)
 class ViewOf:
-    """Which track a view shows (its position in the tracks), whether mirrored, and whether by
-    its inner hashes."""
+    """Which track a view shows (its position in the tracks), whether mirrored, and which part
+    of its pictures (framedb.match.tracks.PARTS)."""
 
     track: int
     mirrored: bool
-    inner: bool = False
+    part: str = WHOLE
 
 
 def chains_of(
@@ -105,9 +105,9 @@ def chains_of(
 
     # Best supported first; a line of another rate counts its seeds at 2/3: footage at another
     # rate is the exception, and slow footage fits lines of other rates over parts of a plain one.
-    # Whole pictures before inner ones: they place a line more exactly (more of the picture moves).
+    # Whole pictures before parts: they place a line more exactly (more of the picture moves).
     def rank(c: Chain) -> tuple[float, bool, int, int, int]:
-        inner = owners[c.a].inner or owners[c.b].inner
+        inner = owners[c.a].part != WHOLE or owners[c.b].part != WHOLE
         support = c.support if c.line.rate == 1.0 else c.support / 1.5
         return -support, inner, c.a, c.b, c.i0
 
@@ -267,22 +267,34 @@ class _Seen:
     lo: int
     hi: int
     accepted: bool
+    whole: bool = True  # found on whole pictures of both tracks
 
 
 def _explained(
-    chain: Chain, seen: list[_Seen], ta: Track, width: float, lag: float, same: bool
+    chain: Chain,
+    seen: list[_Seen],
+    ta: Track,
+    width: float,
+    lag: float,
+    same: bool,
+    whole: bool = True,
 ) -> bool:
     """Whether an earlier extension already covers the chain: the same diagonal (to within
     SAME_DIAGONAL frames, at a rate within 1 %), a shadow of an accepted one (less than
-    motion_lag away where the chain is, whatever its rate: slow footage matches nearly as well),
-    or, inside one video, a multiple k x P of a loop's period P found earlier (k steps of P imply
-    it)."""
+    motion_lag away where the chain is, whatever its rate: slow footage matches nearly as well;
+    but a chain on `whole` pictures is no shadow of a line found on parts of them, which it may
+    place better: `_closer`), or, inside one video, a multiple k x P of a loop's period P found
+    earlier (k steps of P imply it)."""
     mid = float(ta.times[(chain.i0 + chain.i1) // 2])
     for s in seen:
         if not s.lo <= chain.i0 <= chain.i1 <= s.hi:
             continue
         apart = abs(float(chain.line.at(mid)) - float(s.line.at(mid)))
-        if s.accepted and apart <= max(SAME_DIAGONAL * width, lag) + 1e-9:
+        if (
+            s.accepted
+            and (s.whole or not whole)
+            and apart <= max(SAME_DIAGONAL * width, lag) + 1e-9
+        ):
             return True
         if abs(np.log(chain.line.rate / s.line.rate)) > 0.01:
             continue
@@ -309,8 +321,8 @@ def pair_segments(
     track positions (`owners` of the views), mirrored where one view is and the other not. A
     chain of whole pictures is extended on whole pictures: the least of several distances lets
     near misses through, which would carry a loop's ends into look-alike footage. A chain found
-    on inner hashes (a crop, a zoom, an overlay) is extended on every code of both frames, whole
-    and inner: a crop of 90 % sits between the two scales stored, near each in turn. A chain
+    on the hashes of a part (a crop, a zoom, an overlay) is extended on every code of both frames,
+    whole, inner and middle: a crop sits between the scales stored, near each in turn. A chain
     across two videos that does not hold is tried once more from the other video's side: its
     line is refined on that side's frames, which a crop or zoom can favour."""
     seen: dict[tuple[int, int, bool], list[_Seen]] = {}
@@ -320,11 +332,11 @@ def pair_segments(
         position.setdefault(owner, k)  # the first: an empty view may repeat a key
 
     def compared(k: int) -> Track:
-        """Every code of view k's track, mirrored like it: its whole and its inner views."""
+        """Every code of view k's track, mirrored like it: its views of every part it has."""
         own = owners[k]
-        both = [views[position[ViewOf(own.track, own.mirrored, inner)]] for inner in (False, True)]
-        whole, *inner = [view for view in both if len(view)]
-        return whole.beside(*inner)
+        keys = [ViewOf(own.track, own.mirrored, part) for part in PARTS]
+        whole, *parts = [views[position[key]] for key in keys if key in position]
+        return whole.beside(*[view for view in parts if len(view)])
 
     for chain in chains:
         if owners[chain.a].track > owners[chain.b].track:  # one direction per pair of tracks
@@ -333,21 +345,45 @@ def pair_segments(
         same = va.track == vb.track
         ta, tb = views[chain.a], views[chain.b]
         done = seen.setdefault((va.track, vb.track, va.mirrored != vb.mirrored), [])
-        if _explained(chain, done, ta, max(ta.step, tb.step), params.motion_lag, same):
+        whole = va.part == vb.part == WHOLE
+        if _explained(chain, done, ta, max(ta.step, tb.step), params.motion_lag, same, whole):
             continue
-        if va.inner or vb.inner:
+        if not whole:
             ta, tb = compared(chain.a), compared(chain.b)
         pair, line, lo, hi = _segment(ta, tb, chain, params, same)
         if pair is None and not same:
             pair = _from_other_side(ta, tb, chain, params)
-        done.append(_Seen(line, min(lo, chain.i0), max(hi, chain.i1), pair is not None))
+        done.append(_Seen(line, min(lo, chain.i0), max(hi, chain.i1), pair is not None, whole))
         if pair is not None:
             mirrored = va.mirrored != vb.mirrored
-            found.append(replace(pair, a=va.track, b=vb.track, mirrored=mirrored))
+            pair = replace(pair, a=va.track, b=vb.track, mirrored=mirrored)
+            found = _closer(found, pair, views[chain.a].times, params.motion_lag)
     times: dict[int, np.ndarray] = {}
     for view, owner in zip(views, owners, strict=True):
         times.setdefault(owner.track, view.times)  # the first block: every track's own view
     return _merge(found, times, params)
+
+
+def _closer(found: list[Pair], pair: Pair, times: np.ndarray, lag: float) -> list[Pair]:
+    """`found` with `pair` added, where it and a pair found before place the same footage of
+    the same two tracks differently (less than `lag` apart, more than SAME_DIAGONAL frames: a
+    line found on parts of the pictures, then one on whole pictures), only the one whose frames
+    are the closer. (Parts of two pictures of one size, 10 % apart in scale, match as well a
+    few frames off where the footage zooms or pans.)"""
+    width = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    rivals = []
+    for q in found:
+        if (q.a, q.b, q.mirrored) != (pair.a, pair.b, pair.mirrored):
+            continue
+        if not (pair.a0 <= q.a1 and q.a0 <= pair.a1):
+            continue
+        mid = float(times[(max(pair.a0, q.a0) + min(pair.a1, q.a1)) // 2])
+        apart = abs(float(q.line.at(mid)) - float(pair.line.at(mid)))
+        if SAME_DIAGONAL * width < apart < lag:
+            rivals.append(q)
+    if any(q.distance <= pair.distance for q in rivals):
+        return found
+    return [q for q in found if not any(q is r for r in rivals)] + [pair]
 
 
 def _from_other_side(ta: Track, tb: Track, chain: Chain, params: MatchParams) -> Pair | None:

@@ -87,7 +87,7 @@ class SegmentFinder:
 
     def stored(self, conn: Connection, video_id: int, hashed: HashedVideo) -> None:
         """Ingest's hook: `hashed` was just written as `video_id` in `conn`'s transaction."""
-        track = Track(video_id, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        track = Track.of(video_id, hashed)
         ahead, self.ahead = self.ahead, None
         loops = rows_of([track], ahead[1].result()) if ahead and ahead[0] is hashed else None
         self.store_for(conn, track, loops)

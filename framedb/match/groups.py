@@ -15,7 +15,17 @@ import numpy as np
 from framedb.match.align import Line
 from framedb.match.diagonals import Pair, ViewOf, chains_of, pair_segments
 from framedb.match.seeds import runs_of, seeds_of
-from framedb.match.tracks import Group, MatchParams, Track, nearest, nearest_one, occurrence
+from framedb.match.tracks import (
+    INNER,
+    MID,
+    WHOLE,
+    Group,
+    MatchParams,
+    Track,
+    nearest,
+    nearest_one,
+    occurrence,
+)
 from framedb.store.hashed import HashedVideo
 
 Piece = tuple[int, int]  # (track position, piece index)
@@ -183,20 +193,24 @@ def views_of(
     tracks: Sequence[Track], mirror: np.ndarray | None
 ) -> tuple[list[Track], list[ViewOf], int]:
     """The views matching compares, in blocks of one per track: the hashes; with a mirror mask
-    or inner hashes, also the hashes mirrored, the inner hashes, and those mirrored (an empty
-    view where a track has none). Returns (views, what each shows, blocks)."""
-    kinds: list[tuple[bool, np.ndarray | None]] = [(False, None)]
+    or inner hashes, also the hashes mirrored, the inner hashes, and those mirrored; between
+    videos with middle hashes, also those and those mirrored (only other videos are related to
+    them: framedb.match.seeds). An empty view where a track has none. Returns (views, what each
+    shows, blocks)."""
+    kinds: list[tuple[str, np.ndarray | None]] = [(WHOLE, None)]
     if mirror is not None or any(t.inner is not None for t in tracks):
-        kinds += [(False, mirror), (True, None), (True, mirror)]
+        kinds += [(WHOLE, mirror), (INNER, None), (INNER, mirror)]
+        if len(tracks) > 1 and any(t.mid is not None for t in tracks):
+            kinds += [(MID, None), (MID, mirror)]
     views: list[Track] = []
     owners: list[ViewOf] = []
-    for k, (inner, mask) in enumerate(kinds):
+    for k, (part, mask) in enumerate(kinds):
         for position, track in enumerate(tracks):
-            view = track if k == 0 else track.view(inner=inner, mirror=mask)
-            if view is None or (k in (1, 3) and mask is None):
+            view = track if k == 0 else track.view(part, mirror=mask)
+            if view is None or (k % 2 and mask is None):
                 view = Track(track.video_id, track.times[:0], track.codes[:0], track.detail[:0])
             views.append(view)
-            owners.append(ViewOf(position, mask is not None, inner))
+            owners.append(ViewOf(position, mask is not None, part))
     return views, owners, len(kinds)
 
 
@@ -259,5 +273,5 @@ class LoopsOf:
     mirror: np.ndarray | None
 
     def __call__(self, hashed: HashedVideo) -> list[Pair]:
-        track = Track(0, hashed.times, hashed.codes, hashed.detail, hashed.inner)
+        track = Track.of(0, hashed)
         return find_pairs([track], self.params, mirror=self.mirror)

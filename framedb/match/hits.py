@@ -237,14 +237,15 @@ def videos_near(
     """Ids of stored videos holding a frame within the seed radius of one of the probe's
     detailed frames, as the matcher's views see them: the only videos worth matching the probe
     against (`find`). `indexes`: of the stored hashes and of the stored inner hashes. The
-    probe's hashes and inner hashes (and, with a mirror mask, both mirrored) are looked up among
-    the hashes and among the inner hashes (the probe shows a part of a stored picture, or both
-    show the same part: a caption or a logo hides the edges of both). Only detailed stored frames
-    count, so that "near" is symmetric between two stored videos."""
+    probe's hashes, inner and middle hashes (and, with a mirror mask, all mirrored) are looked up
+    among the hashes and among the inner hashes (the probe shows a part of a stored picture, or
+    both show the same part: a caption or a logo hides the edges of both; the middle of a source
+    is a copy cropped to 90 %, the middle of that copy the source's inner box). Middle hashes
+    are not indexed: of two videos, the one looked up later finds the other by its own. Only
+    detailed stored frames count, so that "near" is symmetric between two stored videos."""
     detailed = probe.detail >= params.min_detail
     views = [probe.codes[detailed]]
-    if probe.inner is not None:
-        views.append(probe.inner[detailed])
+    views += [part[detailed] for part in (probe.inner, probe.mid) if part is not None]
     if mirror is not None:
         views += [v ^ mirror for v in views]
     codes = np.concatenate(views)

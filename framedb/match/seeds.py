@@ -2,8 +2,9 @@
 each run linked to the nearest repetition of a near code (in its own video, then in the next
 video that has it). A clip repeated 3000 times is a chain of 2999 links, not 3000 squared.
 
-Tracks are seen in up to four views, in blocks of one view per track (framedb.match.groups):
-their hashes, the hashes mirrored, their inner hashes, those mirrored. The plain links join the
+Tracks are seen in up to six views, in blocks of one view per track (framedb.match.groups):
+their hashes, the hashes mirrored, their inner hashes, those mirrored, their middle hashes,
+those mirrored. The plain links join the
 first block with itself; RELATIONS link other blocks to each other the same way (each run to the
 first near run in the next track that has one), so that a mirrored, cropped or captioned copy is
 seeded from the view that sees it as it is."""
@@ -27,8 +28,21 @@ FEW_SAMPLE, FEW_SHARE = 1 << 16, 8
 # video). Hashes with mirrored hashes (a mirrored copy, or a mirrored repeat in one video);
 # hashes with inner hashes (a crop or zoom of the other's centre, or a clip in a phone's
 # vertical frame); inner with inner (a caption or logo outside the centre); and the last two
-# mirrored. The rest follow by symmetry (hashes mirrored with inner = hashes with inner mirrored).
-RELATIONS = ((0, 1, True), (0, 2, False), (2, 2, False), (0, 3, False), (2, 3, False))
+# mirrored. Then, between videos, the middle hashes: with hashes (a crop of 90 % of the other)
+# and with inner hashes (the middle of a copy cropped to 90 % is the inner box of its source,
+# within 1 %), and those mirrored. The rest follow by symmetry (hashes mirrored with inner =
+# hashes with inner mirrored).
+RELATIONS = (
+    (0, 1, True),
+    (0, 2, False),
+    (2, 2, False),
+    (0, 3, False),
+    (2, 3, False),
+    (0, 4, False),
+    (2, 4, False),
+    (0, 5, False),
+    (2, 5, False),
+)
 
 
 @dataclass(frozen=True)

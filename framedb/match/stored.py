@@ -139,7 +139,7 @@ def same_rows(a: Sequence[SegmentRow], b: Sequence[SegmentRow], frames: int = 1)
 def track_of(store: Store, conn: Connection, video_id: int, nbytes: int) -> Track:
     """A stored video as matching sees it: its frames' times, hashes, detail, inner hashes."""
     data = store.frames_of(conn, video_id, nbytes)
-    return Track(video_id, data.times, data.codes, data.detail, data.inner)
+    return Track(video_id, data.times, data.codes, data.detail, data.inner, mid=data.mid)
 
 
 def timeline(video_id: int, times: np.ndarray) -> Track:

@@ -7,25 +7,32 @@ import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from framedb.errors import BadArgumentError
 from framedb.hashing import FLAT_DETAIL
 
+if TYPE_CHECKING:
+    from framedb.store.hashed import HashedVideo
+
 DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two frames
 # A rate this close to 1 is 1 as far as people and JSON are told (a 25 vs 24 fps copy plays at
 # 1.0 in footage time; a fitted rate wobbles by a few tenths of a percent).
 RATE_SHOWN = 0.01
+# The parts of a picture a track has hashes of (framedb.hashing): the whole content box, its
+# inner box (centre 80 %, a phone frame's band, an inset), its middle (centre 90 %).
+WHOLE, INNER, MID = "whole", "inner", "mid"
+PARTS = (WHOLE, INNER, MID)
 
 
 @dataclass(frozen=True, eq=False)
 class Track:
     """One video as matching sees it: per frame (ordinal = position) time in seconds, packed
-    hash, detail, and inner hash where it has them (framedb.hashing). Compared by identity (it
-    holds arrays). A view of a track (`view`) has the same times and detail and other codes:
-    its inner hashes, or its hashes mirrored (`mirrored`)."""
+    hash, detail, and inner and middle hashes where it has them (framedb.hashing). Compared by
+    identity (it holds arrays). A view of a track (`view`) has the same times and detail and
+    other codes: its inner or middle hashes, or its hashes mirrored (`mirrored`)."""
 
     video_id: int
     times: np.ndarray
@@ -33,12 +40,13 @@ class Track:
     detail: np.ndarray
     inner: np.ndarray | None = None
     mirrored: bool = False
+    mid: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.times)
         if self.times.ndim != 1 or self.detail.shape != (n,):
             raise ValueError(f"video {self.video_id}: times and detail must be 1-D of equal length")
-        for codes in (self.codes, self.inner):
+        for codes in (self.codes, self.inner, self.mid):
             if codes is None:
                 continue
             if codes.ndim not in (2, 3) or codes.shape[0] != n or codes.dtype != np.uint8:
@@ -55,15 +63,22 @@ class Track:
         codes = np.stack([self.codes] + [o.codes for o in others], axis=1)
         return Track(self.video_id, self.times, codes, self.detail, None, self.mirrored)
 
-    def view(self, *, inner: bool = False, mirror: np.ndarray | None = None) -> Track | None:
-        """The track seen by its inner hashes (`inner`), mirrored (XOR with `mirror`, the hash's
-        mirror mask), or both; None when it has no such view."""
-        codes = self.inner if inner else self.codes
+    def view(self, part: str = WHOLE, mirror: np.ndarray | None = None) -> Track | None:
+        """The track seen by the hashes of one `part` of its pictures (WHOLE, INNER, MID),
+        mirrored (XOR with `mirror`, the hash's mirror mask) or not; None when it has no such
+        view."""
+        codes = {WHOLE: self.codes, INNER: self.inner, MID: self.mid}[part]
         if codes is None:
             return None
         if mirror is not None:
             codes = codes ^ mirror
         return Track(self.video_id, self.times, codes, self.detail, None, mirror is not None)
+
+    @classmethod
+    def of(cls, video_id: int, hashed: HashedVideo) -> Track:
+        """A decoded video (framedb.store.hashed) as a track, under `video_id`."""
+        h = hashed
+        return cls(video_id, h.times, h.codes, h.detail, h.inner, mid=h.mid)
 
     def __len__(self) -> int:
         return len(self.times)

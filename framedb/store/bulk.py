@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import itertools
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,20 +21,21 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _COPY_ROWS = 1 << 16  # rows per buffer handed to the driver (about 5 MB)
 _INSERT_ROWS = 1 << 16  # rows made into Python values at a time for SQLite
-# Columns of a frames row, and rows a statement: 896 parameters, under the 999 that SQLite before
-# 3.32 allows by default.
-_COLUMNS = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail", "inner_hash")
-_VALUES_ROWS = 896 // len(_COLUMNS)
+# Columns of a frames row, and rows a statement: at most 896 parameters, under the 999 that
+# SQLite before 3.32 allows by default.
+COLUMNS = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail", "inner_hash", "mid_hash")
+_VALUES_ROWS = 896 // len(COLUMNS)
 
 
 def _field(name: str, kind: str | tuple[str, tuple[int]]) -> list[tuple[Any, ...]]:
     return [(f"{name}_len", ">i4"), (name, *kind) if isinstance(kind, tuple) else (name, kind)]
 
 
-def _frame_row_type(nbytes: int, inner: bool) -> np.dtype:
+def _frame_row_type(nbytes: int, inner: bool, mid: bool) -> np.dtype:
     """A frames row in COPY's binary format: field count, then (length, big-endian value) per
     column: bigint id, bigint video_id, integer ordinal, bigint pts, double time, bytea hash,
-    double detail (migration 0001), bytea inner_hash (0002; without `inner`, a NULL: length -1)."""
+    double detail (migration 0001), bytea inner_hash (0002), bytea mid_hash (0004; without
+    `inner` or `mid`, a NULL: length -1)."""
     fields: list[tuple[Any, ...]] = [("count", ">i2")]
     for name, kind in (
         ("id", ">i8"),
@@ -46,7 +47,8 @@ def _frame_row_type(nbytes: int, inner: bool) -> np.dtype:
         ("detail", ">f8"),
     ):
         fields += _field(name, kind)
-    fields += _field("inner", ("u1", (nbytes,))) if inner else [("inner_len", ">i4")]
+    for name, present in (("inner", inner), ("mid", mid)):
+        fields += _field(name, ("u1", (nbytes,))) if present else [(f"{name}_len", ">i4")]
     return np.dtype(fields)
 
 
@@ -59,21 +61,23 @@ def copy_frames(
     codes: np.ndarray,
     detail: np.ndarray,
     inner: np.ndarray | None,
+    mid: np.ndarray | None = None,
 ) -> None:
     """Insert frames with `COPY ... FROM STDIN (FORMAT BINARY)` inside the open transaction."""
     n, nbytes = codes.shape
-    rows = np.empty(n, _frame_row_type(nbytes, inner is not None))
-    rows["count"] = len(_COLUMNS)
+    rows = np.empty(n, _frame_row_type(nbytes, inner is not None, mid is not None))
+    rows["count"] = len(COLUMNS)
     for name, width in (("id", 8), ("video_id", 8), ("ordinal", 4), ("pts", 8), ("time", 8)):
         rows[f"{name}_len"] = width
     rows["hash_len"], rows["detail_len"] = nbytes, 8
     rows["id"], rows["video_id"], rows["ordinal"] = ids, video_id, np.arange(n)
     rows["pts"], rows["time"], rows["hash"], rows["detail"] = pts, times, codes, detail
-    if inner is None:
-        rows["inner_len"] = -1
-    else:
-        rows["inner_len"], rows["inner"] = nbytes, inner
-    columns = 'id, video_id, ordinal, pts, "time", hash, detail, inner_hash'
+    for name, some in (("inner", inner), ("mid", mid)):
+        if some is None:
+            rows[f"{name}_len"] = -1
+        else:
+            rows[f"{name}_len"], rows[name] = nbytes, some
+    columns = ", ".join('"time"' if c == "time" else c for c in COLUMNS)
     query = f"COPY frames ({columns}) FROM STDIN (FORMAT BINARY)"
     with _driver_cursor(conn) as cur, cur.copy(query) as copy:
         copy.write(_COPY_HEADER)
@@ -146,23 +150,26 @@ def sqlite_frames(
     codes: np.ndarray,
     detail: np.ndarray,
     inner: np.ndarray | None,
+    mid: np.ndarray | None = None,
 ) -> None:
-    """Insert frames through the sqlite3 cursor, up to 112 rows a statement: the rows the
+    """Insert frames through the sqlite3 cursor, up to 99 rows a statement: the rows the
     generic path writes, without SQLAlchemy's binding of a dict per row (about 5x faster), and
-    with one statement step per 112 rows instead of one per row (another 1.7x at 128 rows of seven
+    with one statement step per 99 rows instead of one per row (another 1.7x at 128 rows of seven
     columns: 600 rows 1.6 -> 0.9 ms). The parameters are made a block at a time as SQLite takes
     them: 2.6 M rows peaked at ~600 MB of Python objects when made all at once."""
     n, nbytes = codes.shape
     raw = np.ascontiguousarray(codes, dtype=np.uint8).tobytes()
-    raw_inner = None if inner is None else np.ascontiguousarray(inner, dtype=np.uint8).tobytes()
+    raw_inner, raw_mid = (
+        None if some is None else np.ascontiguousarray(some, dtype=np.uint8).tobytes()
+        for some in (inner, mid)
+    )
     wide = detail.astype(np.float64)
-    width = len(_COLUMNS)
+    width = len(COLUMNS)
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         for start in range(0, n, _INSERT_ROWS):
             stop = min(n, start + _INSERT_ROWS)
-            cut = range(start * nbytes, stop * nbytes, nbytes)
-            flat = list(  # row after row, eight values each
+            flat = list(  # row after row, nine values each
                 itertools.chain.from_iterable(
                     zip(
                         ids[start:stop].tolist(),
@@ -170,18 +177,17 @@ def sqlite_frames(
                         range(start, stop),
                         pts[start:stop].tolist(),
                         times[start:stop].tolist(),
-                        [raw[k : k + nbytes] for k in cut],
+                        _blobs(raw, nbytes, start, stop),
                         wide[start:stop].tolist(),
-                        itertools.repeat(None, stop - start)
-                        if raw_inner is None
-                        else [raw_inner[k : k + nbytes] for k in cut],
+                        _blobs(raw_inner, nbytes, start, stop),
+                        _blobs(raw_mid, nbytes, start, stop),
                         strict=True,
                     )
                 )
             )
             done, rows = 0, stop - start
             while done < rows:
-                # 112 rows, then the rest in falling powers of two (64, 32, ... 1): eight
+                # 99 rows, then the rest in falling powers of two (64, 32, ... 1): eight
                 # statement texts in all, which sqlite3 keeps prepared, where one of every
                 # length would be prepared anew for most videos (~0.15 ms for 100 rows).
                 step = min(_VALUES_ROWS, 1 << ((rows - done).bit_length() - 1))
@@ -191,9 +197,16 @@ def sqlite_frames(
         cur.close()
 
 
+def _blobs(raw: bytes | None, nbytes: int, start: int, stop: int) -> Iterable[bytes | None]:
+    """Codes start..stop-1 of `raw` (`nbytes` each) as one bytes value each; all NULL if None."""
+    if raw is None:
+        return itertools.repeat(None, stop - start)
+    return [raw[k : k + nbytes] for k in range(start * nbytes, stop * nbytes, nbytes)]
+
+
 @functools.cache
 def _insert_values(rows: int) -> str:
     """INSERT of `rows` frames in one statement (the same text each time, so that sqlite3 finds
     it prepared in its statement cache)."""
-    values = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
-    return f"INSERT INTO frames ({', '.join(_COLUMNS)}) VALUES " + ", ".join([values] * rows)
+    values = "(" + ", ".join(["?"] * len(COLUMNS)) + ")"
+    return f"INSERT INTO frames ({', '.join(COLUMNS)}) VALUES " + ", ".join([values] * rows)

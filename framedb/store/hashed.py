@@ -31,8 +31,9 @@ class VideoInfo:
 
 @dataclass
 class HashedVideo:
-    """Every frame of one video: pts, time, packed hash, detail and inner hash (framedb.hashing:
-    of the centre of the picture, or a portrait frame's landscape band); `error` is set when
+    """Every frame of one video: pts, time, packed hash, detail, inner hash (framedb.hashing:
+    of the centre of the picture, or a portrait frame's landscape band) and middle hash (None
+    for hashes made before it, in tests and benchmarks); `error` is set when
     decoding stopped early (the frames before it are kept). `loops`: the pair segments of the
     video with itself when the worker that decoded it found them (framedb.ingest.workers.
     DecodeThen); None when they are found as it is stored."""
@@ -43,6 +44,7 @@ class HashedVideo:
     codes: np.ndarray
     detail: np.ndarray
     inner: np.ndarray
+    mid: np.ndarray | None = field(default=None)
     error: str | None = field(default=None)
     loops: Any = field(default=None)
 

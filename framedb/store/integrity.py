@@ -12,7 +12,7 @@ from framedb.store.cache import IndexCache
 from framedb.store.database import Database
 from framedb.store.index import FrameIndex
 from framedb.store.lock import writer_lock
-from framedb.store.tables import frames, timelines
+from framedb.store.tables import VideoRow, frames, timelines
 
 
 @dataclass
@@ -35,23 +35,25 @@ class CheckReport:
 
 
 def check(db: Database, *, repair: bool = False) -> CheckReport:
-    """Videos against their frames (and their inner hashes), then each index against the
+    """Videos against their frames (and their inner and middle hashes), then each index against the
     frames. A stale or missing index file is not a fault (it is rebuilt from SQL, which is the
     truth); a disagreement is."""
     report = CheckReport()
     broken: list[int] = []
     store, nbytes = db.store, db.spec.nbytes
-    inner = frames.c.inner_hash
+    inner, mid = frames.c.inner_hash, frames.c.mid_hash
     with store.reading() as conn:
         per_video = {
-            int(vid): (int(n), int(top), int(with_inner), int(bad))
-            for vid, n, top, with_inner, bad in conn.execute(
+            int(vid): tuple(int(v) for v in counts)
+            for vid, *counts in conn.execute(
                 select(
                     frames.c.video_id,
                     func.count(),
                     func.max(frames.c.ordinal),
                     func.count(inner),
                     func.count(case((func.length(inner) != nbytes, 1))),
+                    func.count(mid),
+                    func.count(case((func.length(mid) != nbytes, 1))),
                 ).group_by(frames.c.video_id)
             )
         }
@@ -72,18 +74,16 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
     report.videos, report.frames = len(rows), len(sql_ids)
     known = {v.id for v in rows}
     for video in rows:
-        count, top, with_inner, bad = per_video.get(video.id, (0, -1, 0, 0))
+        count, top, *parts = per_video.get(video.id, (0, -1, 0, 0, 0, 0))
+        wrong = _parts_held(video, count, parts)
         if count != video.frame_count or top != count - 1:
             report.problems.append(
                 f"{video.path}: {count} frames stored (ordinals up to {top}), "
                 f"the video row says {video.frame_count}"
             )
             broken.append(video.id)
-        elif with_inner != (count if video.has_inner else 0) or bad:
-            report.problems.append(
-                f"{video.path}: {with_inner} of {count} frames have an inner hash ({bad} of the "
-                f"wrong size), the video row says {'all' if video.has_inner else 'none'}"
-            )
+        elif wrong:
+            report.problems.append(wrong)
             broken.append(video.id)
         elif timeline_bytes.get(video.id, 8 * count) != 8 * count:
             report.problems.append(
@@ -110,6 +110,21 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
         again.repaired = report.repaired + notes + again.repaired
         return again
     return report
+
+
+def _parts_held(video: VideoRow, count: int, parts: list[int]) -> str | None:
+    """What is wrong with the inner and middle hashes of a video's `count` frames (`parts`: how
+    many have one, and how many of the wrong size, of each), or None."""
+    for what, has, (held, bad) in (
+        ("an inner", video.has_inner, parts[:2]),
+        ("a middle", video.has_mid, parts[2:]),
+    ):
+        if held != (count if has else 0) or bad:
+            return (
+                f"{video.path}: {held} of {count} frames have {what} hash ({bad} of the wrong "
+                f"size), the video row says {'all' if has else 'none'}"
+            )
+    return None
 
 
 def _index_ids(cache: IndexCache, generation: int, report: CheckReport) -> np.ndarray:

@@ -182,12 +182,14 @@ class Store:
         codes: np.ndarray,
         detail: np.ndarray,
         inner: np.ndarray | None = None,
+        mid: np.ndarray | None = None,
     ) -> tuple[int, np.ndarray]:
-        """Insert one video and all its frames in bulk; returns (video id, frame ids). `inner`:
-        the frames' inner hashes, if they have them."""
+        """Insert one video and all its frames in bulk; returns (video id, frame ids). `inner`,
+        `mid`: the frames' inner and middle hashes, if they have them."""
         row = {
             **row,
             "has_inner": inner is not None,
+            "has_mid": mid is not None,
             "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         inserted = conn.execute(_ADD_VIDEO, row).inserted_primary_key
@@ -201,23 +203,23 @@ class Store:
         first = int(conn.execute(_NEXT_FRAME_ID).scalar_one())
         ids = np.arange(first, first + n, dtype=np.int64)
         if n and self.copy:
-            bulk.copy_frames(conn, ids, video_id, pts, times, codes, detail, inner)
+            bulk.copy_frames(conn, ids, video_id, pts, times, codes, detail, inner, mid)
             self.bump_generation(conn)
         elif n and conn.dialect.name == "sqlite":
-            bulk.sqlite_frames(conn, ids, video_id, pts, times, codes, detail, inner)
+            bulk.sqlite_frames(conn, ids, video_id, pts, times, codes, detail, inner, mid)
             self.bump_generation(conn)
         elif n:
-            cols = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail", "inner_hash")
-            hashes = [bytes(c) for c in np.ascontiguousarray(codes)]
+            cols = bulk.COLUMNS
             values = zip(
                 ids.tolist(),
                 [video_id] * n,
                 range(n),
                 pts.tolist(),
                 times.tolist(),
-                hashes,
+                _blobs(codes, n),
                 detail.astype(np.float64).tolist(),
-                [None] * n if inner is None else [bytes(c) for c in np.ascontiguousarray(inner)],
+                _blobs(inner, n),
+                _blobs(mid, n),
                 strict=True,
             )
             conn.execute(insert(frames), [dict(zip(cols, v, strict=True)) for v in values])
@@ -226,7 +228,7 @@ class Store:
 
     # -- frames ------------------------------------------------------------------------------
     def frames_of(self, conn: Connection, video_id: int, nbytes: int) -> FrameArrays:
-        """Every frame of a video, with its inner hashes where it has them."""
+        """Every frame of a video, with its inner and middle hashes where it has them."""
         query = (
             select(
                 frames.c.id,
@@ -235,15 +237,14 @@ class Store:
                 frames.c.hash,
                 frames.c.detail,
                 frames.c.inner_hash,
+                frames.c.mid_hash,
             )
             .where(frames.c.video_id == video_id)
             .order_by(frames.c.ordinal)
         )
         rows = conn.execute(query).all()
         found = _arrays([r[:5] for r in rows], nbytes, video_id=video_id)
-        if rows and all(r[5] is not None for r in rows):
-            inner = np.frombuffer(b"".join(r[5] for r in rows), dtype=np.uint8)
-            found.inner = inner.reshape(len(rows), nbytes)
+        found.inner, found.mid = (_codes([r[k] for r in rows], nbytes) for k in (5, 6))
         return found
 
     def frame_at(self, conn: Connection, video_id: int, ordinal: int, nbytes: int) -> FrameArrays:
@@ -335,6 +336,18 @@ def _arrays(rows: Sequence[Any], nbytes: int, video_id: int | None = None) -> Fr
     )
 
 
+def _blobs(codes: np.ndarray | None, n: int) -> list[bytes | None]:
+    """Each of `n` codes as one bytes value; all NULL if None."""
+    return [None] * n if codes is None else [bytes(c) for c in np.ascontiguousarray(codes)]
+
+
+def _codes(blobs: list[bytes | None], nbytes: int) -> np.ndarray | None:
+    """Codes stored in one blob each, or None unless every frame has one."""
+    if not blobs or any(b is None for b in blobs):
+        return None
+    return np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), nbytes)  # type: ignore[arg-type]
+
+
 def _video_row(r: Any) -> VideoRow:
     return VideoRow(
         id=int(r["id"]),
@@ -352,6 +365,7 @@ def _video_row(r: Any) -> VideoRow:
         status=r["status"],
         error=r["error"],
         has_inner=bool(r["has_inner"]),
+        has_mid=bool(r["has_mid"]),
         segments=r["segments"],
     )
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect, text
 from framedb.errors import DatabaseError
 from framedb.store.engine import serialise_writes
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def migrations_dir() -> Path:

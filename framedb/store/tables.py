@@ -56,6 +56,7 @@ videos = Table(
     Column("hash_kind", String(16), nullable=False),
     Column("hash_size", Integer, nullable=False),
     Column("has_inner", Boolean, nullable=False, server_default=false()),  # migration 0002
+    Column("has_mid", Boolean, nullable=False, server_default=false()),  # migration 0004
     # migration 0003: the matcher key its stored segments were found with; NULL: none stored
     Column("segments", String(128)),
     Column("ingested_at", String(32), nullable=False),
@@ -72,6 +73,7 @@ frames = Table(
     Column("hash", LargeBinary, nullable=False),
     Column("detail", Float, nullable=False),
     Column("inner_hash", LargeBinary),  # migration 0002; NULL for frames stored before it
+    Column("mid_hash", LargeBinary),  # migration 0004; NULL for frames stored before it
     UniqueConstraint("video_id", "ordinal", name="uq_frames_video_ordinal"),
 )
 Index("ix_videos_status", videos.c.status)
@@ -130,6 +132,7 @@ class VideoRow:
     status: str
     error: str | None
     has_inner: bool = False  # its frames have inner hashes (stored since migration 0002)
+    has_mid: bool = False  # its frames have middle hashes (stored since migration 0004)
     segments: str | None = None  # key of the matcher its stored segments were found with
 
     @property
@@ -166,6 +169,7 @@ class FrameArrays:
     codes: np.ndarray
     detail: np.ndarray
     inner: np.ndarray | None = None  # read only where asked for, and stored (framedb.hashing)
+    mid: np.ndarray | None = None  # the same for the middle hashes
 
 
 @dataclass(frozen=True)
