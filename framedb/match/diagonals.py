@@ -221,10 +221,14 @@ def _segment(
     dist, status = compare(ta, tb, line, idx, params)
     matched = idx[status == 1]
     length = ta.times[a1] - ta.times[a0] + ta.step
+    # Two copies of a transformed picture may sit a little further apart than the seed radius;
+    # footage repeated inside one video went through one encoder, and slow footage (a hall
+    # with people walking) is within 9-10 bits of itself seconds later: there, the radius.
+    limit = params.radius if same else params.radius + 2
     if (
         length < params.min_length
         or (status == 1).sum() < 0.5 * (status != 0).sum()
-        or np.median(dist[status != 0]) > params.radius + 2
+        or np.median(dist[status != 0]) > limit
         or not moving(ta, tb, line, matched, params)
     ):
         return None, line, seen_lo, seen_hi
