@@ -39,6 +39,7 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
                 rng.integers(0, 256, (n, 8), np.uint8),
                 np.full(n, 30.0, np.float32),
                 rng.integers(0, 256, (n, 8), np.uint8),
+                mid=rng.integers(0, 256, (n, 8), np.uint8),
             )
             row = video_row_values(
                 Path(f"/synthetic/v{v // FRAMES_PER_VIDEO:05d}.mp4"),
@@ -52,7 +53,14 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
             )
             with db.store.writing() as conn:
                 _, ids = db.store.add_video(
-                    conn, row, hashed.pts, hashed.times, hashed.codes, hashed.detail, hashed.inner
+                    conn,
+                    row,
+                    hashed.pts,
+                    hashed.times,
+                    hashed.codes,
+                    hashed.detail,
+                    hashed.inner,
+                    hashed.mid,
                 )
             changes.add(ids, hashed.codes, hashed.inner)
     return time.perf_counter() - started
