@@ -370,10 +370,11 @@ def pair_segments(
 
 def _closer(found: list[Pair], pair: Pair, times: np.ndarray, lag: float) -> list[Pair]:
     """`found` with `pair` added, where it and a pair found before place the same footage of
-    the same two tracks differently (less than `lag` apart, more than SAME_DIAGONAL frames: a
-    line found on parts of the pictures, then one on whole pictures), only the one whose frames
-    are the closer. (Parts of two pictures of one size, 10 % apart in scale, match as well a
-    few frames off where the footage zooms or pans.)"""
+    the same two tracks differently (less than `lag` apart where both are, but more than
+    SAME_DIAGONAL frames or at rates more than 1 % apart: a line found on parts of the pictures,
+    then one on whole pictures), only the one whose frames are the closer (the earlier on a tie).
+    (Parts of two pictures of one size, 10 % apart in scale, match as well a few frames off
+    where the footage zooms or pans, or at a slightly other rate where the camera zooms.)"""
     width = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     rivals = []
     for q in found:
@@ -383,7 +384,10 @@ def _closer(found: list[Pair], pair: Pair, times: np.ndarray, lag: float) -> lis
             continue
         mid = float(times[(max(pair.a0, q.a0) + min(pair.a1, q.a1)) // 2])
         apart = abs(float(q.line.at(mid)) - float(pair.line.at(mid)))
-        if SAME_DIAGONAL * width < apart < lag:
+        one_line = (
+            abs(np.log(q.line.rate / pair.line.rate)) <= 0.01 and apart <= SAME_DIAGONAL * width
+        )
+        if apart < lag and not one_line:
             rivals.append(q)
     if any(q.distance <= pair.distance for q in rivals):
         return found
