@@ -52,16 +52,7 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
                 None,
             )
             with db.store.writing() as conn:
-                _, ids = db.store.add_video(
-                    conn,
-                    row,
-                    hashed.pts,
-                    hashed.times,
-                    hashed.codes,
-                    hashed.detail,
-                    hashed.inner,
-                    hashed.mid,
-                )
+                _, ids = db.store.add_video(conn, row, *hashed.columns())
             changes.add(ids, hashed.codes, hashed.inner)
     return time.perf_counter() - started
 

@@ -266,16 +266,7 @@ class Ingest:
             if hashed is None:
                 video_id, ids = self.store.add_video(conn, row, *no_frames(self.spec))
             else:
-                video_id, ids = self.store.add_video(
-                    conn,
-                    row,
-                    hashed.pts,
-                    hashed.times,
-                    hashed.codes,
-                    hashed.detail,
-                    hashed.inner,
-                    hashed.mid,
-                )
+                video_id, ids = self.store.add_video(conn, row, *hashed.columns())
                 if self.segments is not None:
                     self.segments.stored(conn, video_id, hashed)
         if removed is not None:  # only once committed: a rolled-back change leaves the index be

@@ -50,3 +50,10 @@ class HashedVideo:
 
     def __len__(self) -> int:
         return len(self.pts)
+
+    def columns(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """What `Store.add_video` stores of each frame, in its order: pts, times, hashes, detail,
+        inner and middle hashes."""
+        return self.pts, self.times, self.codes, self.detail, self.inner, self.mid
