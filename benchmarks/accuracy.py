@@ -528,7 +528,7 @@ def tracks_of(prepared: Prepared, spec: HashSpec, first_id: int) -> list[Track]:
             raise RuntimeError(
                 f"{path}: decoded {len(h.times)} frames, wrote {len(prepared.videos[k].times)}"
             )
-        tracks.append(Track(first_id + k, h.times, h.codes, h.detail, h.inner))
+        tracks.append(Track.of(first_id + k, h))
     return tracks
 
 
