@@ -107,9 +107,9 @@ def chains_of(
     # rate is the exception, and slow footage fits lines of other rates over parts of a plain one.
     # Whole pictures before parts: they place a line more exactly (more of the picture moves).
     def rank(c: Chain) -> tuple[float, bool, int, int, int]:
-        inner = owners[c.a].part != WHOLE or owners[c.b].part != WHOLE
+        on_parts = owners[c.a].part != WHOLE or owners[c.b].part != WHOLE
         support = c.support if c.line.rate == 1.0 else c.support / 1.5
-        return -support, inner, c.a, c.b, c.i0
+        return -support, on_parts, c.a, c.b, c.i0
 
     chains.sort(key=rank)
     return chains
