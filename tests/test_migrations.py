@@ -107,11 +107,10 @@ def test_a_database_made_before_inner_hashes_upgrades_in_place_and_answers_as_be
     """A 0001 database (phash8, no inner hashes), written as framedb then wrote it: opening it
     upgrades it to HEAD in place; its videos answer as before; new videos get inner hashes and
     match the old ones; `check` passes, and notices an inner hash that goes missing."""
-    from sqlalchemy import select, text, update
+    from sqlalchemy import text
 
     from framedb.hashspec import HashSpec
     from framedb.ingest.extract import hash_video
-    from framedb.store.tables import frames
 
     path = tmp_path / "old.db"
     engine = migrate(path, "0001", command.upgrade)
@@ -175,9 +174,7 @@ def test_a_database_made_before_inner_hashes_upgrades_in_place_and_answers_as_be
         shared = [g for g in db.matches() if {o.video_id for o in g.occurrences} == {1, new.id}]
         assert len(shared) == 1 and len(shared[0].occurrences) == 4
         assert db.check().ok
-        with db.store.writing() as conn:  # one inner hash lost: a disagreement check reports
-            first = conn.execute(select(frames.c.id).where(frames.c.video_id == new.id)).first()
-            conn.execute(update(frames).where(frames.c.id == first[0]).values(inner_hash=None))
+        _lose_one(db, new.id, "inner_hash")
         report = db.check()
         assert not report.ok and any("inner hash" in p for p in report.problems)
 
@@ -214,9 +211,6 @@ def test_a_database_made_before_middle_hashes_upgrades_in_place_and_answers_as_b
     it in place; its videos answer as before, from what is stored and from their frames; a video
     ingested then gets middle hashes and matches the old ones; `check` passes, and notices a
     middle hash that goes missing."""
-    from sqlalchemy import select, update
-
-    from framedb.store.tables import frames
 
     path = tmp_path / "before.db"
     with FrameDB.open(path) as db:
@@ -241,8 +235,19 @@ def test_a_database_made_before_middle_hashes_upgrades_in_place_and_answers_as_b
         ]
         assert len(shared) == 1 and len(shared[0].occurrences) == 4
         assert db.check().ok
-        with db.store.writing() as conn:  # one middle hash lost: a disagreement check reports
-            first = conn.execute(select(frames.c.id).where(frames.c.video_id == new.id)).first()
-            conn.execute(update(frames).where(frames.c.id == first[0]).values(mid_hash=None))
+        _lose_one(db, new.id, "mid_hash")
         report = db.check()
         assert not report.ok and any("middle hash" in p for p in report.problems)
+
+
+def _lose_one(db: FrameDB, video_id: int, column: str) -> None:
+    """Set one frame's `column` of the video to NULL behind framedb's back: a disagreement that
+    `check` must report."""
+    from sqlalchemy import select, update
+
+    from framedb.store.tables import frames
+
+    with db.store.writing() as conn:
+        first = conn.execute(select(frames.c.id).where(frames.c.video_id == video_id)).first()
+        assert first is not None
+        conn.execute(update(frames).where(frames.c.id == first[0]).values({column: None}))
