@@ -10,7 +10,7 @@ from framedb.errors import BadArgumentError
 from framedb.hashing import FrameHash
 from framedb.hashspec import KINDS, HashSpec
 from framedb.ingest.offload import hash_batch
-from framedb.synth import Crop, Phone
+from framedb.synth import Crop, Dim, Phone
 from tests.media import render
 
 
@@ -215,13 +215,10 @@ def test_a_crop_of_90_percent_hashes_like_its_sources_middle(scene: int) -> None
 def _phone_frames(scene: int, width: int, height: int, contrast: float) -> np.ndarray:
     """Grey pictures of a phone frame (framedb.synth.Phone) around footage of this size whose
     contrast is scaled by `contrast` (slow indoor footage is low in contrast)."""
-    phone = Phone()
+    phone, dim = Phone(), Dim(contrast)
     out = []
     for k, t in enumerate(np.arange(0.0, 3.0, 0.2)):
-        rgb = render(scene, t, width, height).astype(np.float32)
-        rgb = (110 + (rgb - 110) * contrast).clip(0, 255).astype(np.uint8)
-        y = phone(rgb, t, k).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        out.append(hashing.resize(y, 64, 64)[0].round().astype(np.uint8))
+        out.append(_grey_of(phone(dim(render(scene, t, width, height), t, k), t, k)))
     return np.stack(out)
 
 

@@ -300,7 +300,7 @@ def _explained(
             and apart <= max(SAME_DIAGONAL * width, lag) + 1e-9
         ):
             return True
-        if abs(np.log(chain.line.rate / s.line.rate)) > 0.01:
+        if not _same_rate(chain.line, s.line):
             continue
         if apart <= SAME_DIAGONAL * width + 1e-9:
             return True
@@ -361,32 +361,29 @@ def pair_segments(
         if pair is not None:
             mirrored = va.mirrored != vb.mirrored
             pair = replace(pair, a=va.track, b=vb.track, mirrored=mirrored)
-            found = _closer(found, pair, views[chain.a].times, params.motion_lag)
+            found = _closer(found, pair, views[chain.a], params.motion_lag)
     times: dict[int, np.ndarray] = {}
     for view, owner in zip(views, owners, strict=True):
         times.setdefault(owner.track, view.times)  # the first block: every track's own view
     return _merge(found, times, params)
 
 
-def _closer(found: list[Pair], pair: Pair, times: np.ndarray, lag: float) -> list[Pair]:
+def _closer(found: list[Pair], pair: Pair, ta: Track, lag: float) -> list[Pair]:
     """`found` with `pair` added, where it and a pair found before place the same footage of
     the same two tracks differently (less than `lag` apart where both are, but more than
     SAME_DIAGONAL frames or at rates more than 1 % apart: a line found on parts of the pictures,
     then one on whole pictures), only the one whose frames are the closer (the earlier on a tie).
     (Parts of two pictures of one size, 10 % apart in scale, match as well a few frames off
-    where the footage zooms or pans, or at a slightly other rate where the camera zooms.)"""
-    width = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    where the footage zooms or pans, or at a slightly other rate where the camera zooms.)
+    `ta`: track a's view, for its frame times."""
     rivals = []
     for q in found:
         if (q.a, q.b, q.mirrored) != (pair.a, pair.b, pair.mirrored):
             continue
         if not (pair.a0 <= q.a1 and q.a0 <= pair.a1):
             continue
-        mid = float(times[(max(pair.a0, q.a0) + min(pair.a1, q.a1)) // 2])
-        apart = abs(float(q.line.at(mid)) - float(pair.line.at(mid)))
-        one_line = (
-            abs(np.log(q.line.rate / pair.line.rate)) <= 0.01 and apart <= SAME_DIAGONAL * width
-        )
+        apart = _apart(pair, q, ta.times)
+        one_line = _same_rate(q.line, pair.line) and apart <= SAME_DIAGONAL * ta.step
         if apart < lag and not one_line:
             rivals.append(q)
     if any(q.distance <= pair.distance for q in rivals):
@@ -418,12 +415,7 @@ def _merge(pairs: list[Pair], times: dict[int, np.ndarray], params: MatchParams)
         for k, q in enumerate(kept):
             if not (p.a0 <= q.a1 + 1 and q.a0 <= p.a1 + 1):
                 continue
-            mid = float(times[p.a][(max(p.a0, q.a0) + min(p.a1, q.a1)) // 2])
-            same_line = (
-                abs(np.log(p.line.rate / q.line.rate)) <= 0.01
-                and abs(float(q.line.at(mid)) - float(p.line.at(mid))) < params.motion_lag
-            )
-            if same_line:
+            if _same_rate(p.line, q.line) and _apart(p, q, times[p.a]) < params.motion_lag:
                 a0, a1 = min(p.a0, q.a0), max(p.a1, q.a1)
                 b0, b1 = min(p.b0, q.b0), max(p.b1, q.b1)
                 kept[k] = replace(q, a0=a0, a1=a1, b0=b0, b1=b1)
@@ -431,3 +423,15 @@ def _merge(pairs: list[Pair], times: dict[int, np.ndarray], params: MatchParams)
         else:
             kept.append(p)
     return [p for kept in out.values() for p in kept]
+
+
+def _same_rate(a: Line, b: Line) -> bool:
+    """Whether two lines' rates are within 1 % of each other."""
+    return bool(abs(np.log(a.rate / b.rate)) <= 0.01)
+
+
+def _apart(p: Pair, q: Pair, times: np.ndarray) -> float:
+    """Seconds between two pairs' lines in the middle of where both are (or meet) on track a
+    (`times`: its frame times)."""
+    mid = float(times[(max(p.a0, q.a0) + min(p.a1, q.a1)) // 2])
+    return abs(float(q.line.at(mid)) - float(p.line.at(mid)))

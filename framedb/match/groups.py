@@ -197,20 +197,21 @@ def views_of(
     videos with middle hashes, also those and those mirrored (only other videos are related to
     them: framedb.match.seeds). An empty view where a track has none. Returns (views, what each
     shows, blocks)."""
-    kinds: list[tuple[str, np.ndarray | None]] = [(WHOLE, None)]
+    parts = [WHOLE]
     if mirror is not None or any(t.inner is not None for t in tracks):
-        kinds += [(WHOLE, mirror), (INNER, None), (INNER, mirror)]
+        parts.append(INNER)
         if len(tracks) > 1 and any(t.mid is not None for t in tracks):
-            kinds += [(MID, None), (MID, mirror)]
+            parts.append(MID)
+    kinds = [(WHOLE, False)] if parts == [WHOLE] else [(p, m) for p in parts for m in (False, True)]
     views: list[Track] = []
     owners: list[ViewOf] = []
-    for k, (part, mask) in enumerate(kinds):
+    for k, (part, mirrored) in enumerate(kinds):
         for position, track in enumerate(tracks):
-            view = track if k == 0 else track.view(part, mirror=mask)
-            if view is None or (k % 2 and mask is None):
+            view = track if k == 0 else track.view(part, mirror=mirror if mirrored else None)
+            if view is None or (mirrored and mirror is None):
                 view = Track(track.video_id, track.times[:0], track.codes[:0], track.detail[:0])
             views.append(view)
-            owners.append(ViewOf(position, mask is not None, part))
+            owners.append(ViewOf(position, mirrored, part))
     return views, owners, len(kinds)
 
 

@@ -137,7 +137,8 @@ def same_rows(a: Sequence[SegmentRow], b: Sequence[SegmentRow], frames: int = 1)
 
 
 def track_of(store: Store, conn: Connection, video_id: int, nbytes: int) -> Track:
-    """A stored video as matching sees it: its frames' times, hashes, detail, inner hashes."""
+    """A stored video as matching sees it: its frames' times, hashes, detail, inner and middle
+    hashes."""
     data = store.frames_of(conn, video_id, nbytes)
     return Track(video_id, data.times, data.codes, data.detail, data.inner, mid=data.mid)
 

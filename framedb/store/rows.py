@@ -216,10 +216,10 @@ class Store:
                 range(n),
                 pts.tolist(),
                 times.tolist(),
-                _blobs(codes, n),
+                bulk.blobs(codes, 0, n),
                 detail.astype(np.float64).tolist(),
-                _blobs(inner, n),
-                _blobs(mid, n),
+                bulk.blobs(inner, 0, n),
+                bulk.blobs(mid, 0, n),
                 strict=True,
             )
             conn.execute(insert(frames), [dict(zip(cols, v, strict=True)) for v in values])
@@ -334,11 +334,6 @@ def _arrays(rows: Sequence[Any], nbytes: int, video_id: int | None = None) -> Fr
         codes=np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(n, nbytes),
         detail=np.asarray(detail, dtype=np.float32),
     )
-
-
-def _blobs(codes: np.ndarray | None, n: int) -> list[bytes | None]:
-    """Each of `n` codes as one bytes value; all NULL if None."""
-    return [None] * n if codes is None else [bytes(c) for c in np.ascontiguousarray(codes)]
 
 
 def _codes(blobs: list[bytes | None], nbytes: int) -> np.ndarray | None:
