@@ -32,8 +32,8 @@ class VideoInfo:
 @dataclass
 class HashedVideo:
     """Every frame of one video: pts, time, packed hash, detail, inner hash (framedb.hashing:
-    of the centre of the picture, or a portrait frame's landscape band) and middle hash (None
-    for hashes made before it, in tests and benchmarks); `error` is set when
+    of the centre of the picture, or a portrait frame's landscape band) and middle hash (of its
+    centre 90 %; None where a test or benchmark builds one without); `error` is set when
     decoding stopped early (the frames before it are kept). `loops`: the pair segments of the
     video with itself when the worker that decoded it found them (framedb.ingest.workers.
     DecodeThen); None when they are found as it is stored."""
