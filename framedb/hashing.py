@@ -15,6 +15,8 @@ band of a portrait frame (`clip_band`), or of a picture-in-picture inset (`inset
 cropped, zoomed or captioned copy, a clip inside a phone's vertical frame, and footage shrunk into
 a corner of another, have a hash that sees the same part of the picture as the other copy's; and a
 middle hash (`centre_box` at MID_SCALE), for a crop between the whole picture and the inner one.
+A batch's overlay (a logo, a caption's words: framedb.overlays) is painted over before any of
+them is computed (framedb.ingest.offload.hash_batch).
 """
 
 from __future__ import annotations

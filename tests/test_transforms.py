@@ -56,6 +56,7 @@ LOOKS = {
     "zoom 1.2x": (Crop(1 / 1.2), 1.0),
     "rotation 5 deg": (Rotate(5.0), 1.0),
     "caption": (Caption(), 1.0),
+    "corner logo": (Logo(), 1.0),
     "phone frame": (Phone(180, 320, 6.0), 1.0),
     "picture-in-picture 50 %": (PiP(46), 1.0),
     "picture-in-picture, speed 1.25x": (PiP(46), 1.25),
@@ -64,6 +65,7 @@ LOOKS = {
     "greyscale": (Grey(), 1.0),
     "blur": (Blur(1.5), 1.0),
     "noise": (Noise(8.0), 1.0),
+    "mirror + crop 90 % + caption": (Chain((Mirror(), Crop(0.9), Caption())), 1.0),
 }
 
 
@@ -84,12 +86,12 @@ def test_matches_and_find_place_a_changed_copy(name: str, original: Path, tmp_pa
         db.ingest([original])
         [group] = db.find(copy)
         o, c = sorted(group.occurrences, key=lambda x: x.video_id, reverse=True)
-        _check(o, c, speed, name == "mirror")
+        _check(o, c, speed, name.startswith("mirror"))
     with FrameDB.open(tmp_path / "both.db") as db:
         db.ingest([original, copy])
         [group] = db.matches()
         o, c = sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4")
-        _check(o, c, speed, name == "mirror")
+        _check(o, c, speed, name.startswith("mirror"))
 
 
 def test_a_dim_4_3_clip_in_a_phone_frame_is_found(tmp_path: Path) -> None:
@@ -105,15 +107,6 @@ def test_a_dim_4_3_clip_in_a_phone_frame_is_found(tmp_path: Path) -> None:
         [group] = db.matches()
         o, c = sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4")
         _check(o, c, 1.0, False)
-
-
-@pytest.mark.xfail(strict=True, reason="known gap: combined looks (README)")
-def test_known_gap_mirror_crop_and_caption_at_once(original: Path, tmp_path: Path) -> None:
-    copy = _copy(tmp_path, Chain((Mirror(), Crop(0.9), Caption())))
-    with FrameDB.open(tmp_path / "t.db") as db:
-        db.ingest([original, copy])
-        [group] = db.matches()
-        assert {Path(o.video).name for o in group.occurrences} == {"original.mp4", "copy.mp4"}
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from framedb.errors import FrameDBError
 from framedb.hashspec import HashSpec
 from framedb.ingest.decode import CHUNK_FRAMES, SMALL_FRAME, Batcher, Greyer
 from framedb.ingest.forked import ForkedChild
+from framedb.overlays import Overlays
 
 SLOTS = 8  # chunks of frames in flight between the decoder and the helper
 SLOT_BYTES = CHUNK_FRAMES * SMALL_FRAME  # a chunk of small frames, unless rows are padded wide
@@ -75,6 +76,7 @@ class BatchHasher:
         self.spec = spec
         self.band = band
         self.batcher = Batcher(first=first)
+        self.overlays = Overlays()  # a video's overlay is kept from batch to batch
         self._ready: deque[HashedBatch] = deque()
 
     @property
@@ -83,10 +85,14 @@ class BatchHasher:
         return self.batcher.cut
 
     def add(self, grey: np.ndarray) -> None:
-        self._ready.extend(hash_batch(b, self.spec, self.band) for b in self.batcher.add(grey))
+        self._ready.extend(
+            hash_batch(b, self.spec, self.band, self.overlays) for b in self.batcher.add(grey)
+        )
 
     def flush(self) -> None:
-        self._ready.extend(hash_batch(b, self.spec, self.band) for b in self.batcher.rest())
+        self._ready.extend(
+            hash_batch(b, self.spec, self.band, self.overlays) for b in self.batcher.rest()
+        )
 
     def ready(self) -> Iterator[HashedBatch]:
         while self._ready:
@@ -123,11 +129,16 @@ class InlineHasher:
 
 
 def hash_batch(
-    grey: np.ndarray, spec: HashSpec, band: tuple[float, float] | None = None
+    grey: np.ndarray,
+    spec: HashSpec,
+    band: tuple[float, float] | None = None,
+    overlays: Overlays | None = None,
 ) -> HashedBatch:
-    """Hash one batch; black bars, a phone frame's band and a picture-in-picture inset are found
-    over the whole batch."""
+    """Hash one batch; black bars, an overlay (framedb.overlays: `overlays` carries a video's
+    from batch to batch), a phone frame's band and a picture-in-picture inset are found over the
+    whole batch."""
     rows, cols = box = hashing.content_box(grey)
+    grey = (overlays or Overlays()).fill(grey, box)
     if band is not None:  # a portrait frame: its clip's band if one stands out, else the guess
         band = hashing.clip_band(grey) or band
     inset = None if band is not None else hashing.inset_box(grey[:, rows, cols])
