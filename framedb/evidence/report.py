@@ -27,10 +27,10 @@ from framedb.errors import DecodeError, NotAVideoError, VideoNotFoundError
 from framedb.evidence.dots import dot_plot, dots_of
 from framedb.evidence.spans import coverage, merge, span
 from framedb.hashspec import HashSpec
-from framedb.ingest.files import write_atomic
 from framedb.ingest.frames import grab
 from framedb.match.loops import LoopSummary, summarise_loops
 from framedb.match.tracks import Group, MatchParams, Track, format_time
+from framedb.store.atomic import write_bytes
 from framedb.store.rows import Store
 from framedb.store.tables import VideoRow
 
@@ -164,7 +164,7 @@ def write_report(
         seconds=time.perf_counter() - started,
     )
     data = html.encode("utf-8")
-    write_atomic(data, out)
+    write_bytes(data, out)
     return ReportResult(
         path=out,
         bytes=len(data),

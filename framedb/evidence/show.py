@@ -20,9 +20,9 @@ import numpy as np
 from framedb import hashing
 from framedb.errors import BadArgumentError
 from framedb.hashspec import HashSpec
-from framedb.ingest.files import write_atomic
 from framedb.ingest.frames import DecodedFrame
 from framedb.match.tracks import format_time
+from framedb.store.atomic import write_bytes
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -214,5 +214,5 @@ def write_png(image: PILImage.Image, out: str | os.PathLike[str]) -> int:
     """Write a PNG atomically (temporary name, then rename); returns its size in bytes."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    write_atomic(buffer.getvalue(), out)
+    write_bytes(buffer.getvalue(), out)
     return buffer.tell()

@@ -18,10 +18,10 @@ from framedb import hashing
 from framedb.errors import BadArgumentError, NotAVideoError
 from framedb.evidence.spans import coverage
 from framedb.hashspec import HashSpec
-from framedb.ingest.files import write_atomic
 from framedb.match.groups import find_groups
 from framedb.match.loops import summarise_loops
 from framedb.match.tracks import MatchParams, Track
+from framedb.store.atomic import write_bytes
 
 TUNE_SIZES = (4, 8, 12, 16, 20, 24, 28, 32)
 
@@ -75,7 +75,7 @@ class TuneResult:
         from framedb.evidence.plots import tune_plot
 
         data = tune_plot(self).png
-        write_atomic(data, out)
+        write_bytes(data, out)
         return len(data)
 
 

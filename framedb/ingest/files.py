@@ -1,6 +1,5 @@
 """Finding input files and recognising them again: folder walks, stat, content fingerprints, and
-paths shown to people exactly (names need not be UTF-8 and may hold newlines); writing an output
-file whole or not at all."""
+paths shown to people exactly (names need not be UTF-8 and may hold newlines)."""
 
 from __future__ import annotations
 
@@ -11,8 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-
-from framedb.errors import BadArgumentError
 
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .wmv .flv .mpg .mpeg .m2v .ts .m2ts .mts .3gp .ogv .vob "
@@ -161,17 +158,3 @@ def fingerprint(path: Path, size: int) -> str:
             handle.seek(offset)
             digest.update(handle.read(_SAMPLE))
     return digest.hexdigest()
-
-
-def write_atomic(data: bytes, out: str | os.PathLike[str]) -> None:
-    """Write `data` to `out` through a temporary name and a rename, so that a reader never sees
-    half a file; a missing folder is the user's mistake, said in one line."""
-    target = Path(out)
-    if not target.parent.is_dir():
-        raise BadArgumentError(f"{target}: folder {target.parent} does not exist")
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

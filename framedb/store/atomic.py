@@ -1,11 +1,40 @@
-"""Files replaced atomically beside the database: written under a temporary name carrying the
-writer's process id, fsynced, renamed, and the folder fsynced; temporaries left by a writer that
-died mid-save are removed by the next one."""
+"""Files replaced atomically (the index beside the database, the evidence written for people):
+written under a temporary name carrying the writer's process id, fsynced, renamed, and the
+folder fsynced; temporaries left by a writer that died mid-save are removed by the next one."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
+
+from framedb.errors import BadArgumentError
+
+
+def replace(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Replace `path` whole or not at all: `write(file)` fills a temporary file, which is then
+    fsynced and renamed over it, and the rename made durable."""
+    remove_abandoned(path)
+    tmp = temporary(path)
+    try:
+        with open(tmp, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def write_bytes(data: bytes, out: str | os.PathLike[str]) -> None:
+    """`replace` for an output file named by the user: a reader never sees half of it, and a
+    missing folder is the user's mistake, said in one line."""
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise BadArgumentError(f"{target}: folder {target.parent} does not exist")
+    replace(target, lambda f: f.write(data))
 
 
 def temporary(path: Path) -> Path:

@@ -28,7 +28,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -299,25 +299,18 @@ class FrameIndex:
         head = json.dumps(meta, sort_keys=True).encode()
         start = _aligned(_HEADER.size + len(head) + 4)
         meta_crc = zlib.crc32(head)
-        atomic.remove_abandoned(path)
-        tmp = atomic.temporary(path)
-        try:
-            with open(tmp, "wb") as out:
-                out.write(_HEADER.pack(MAGIC, len(head)))
-                out.write(head)
-                out.write(struct.pack("<I", meta_crc))
-                out.seek(start)
-                for name, array in arrays.items():
-                    out.seek(start + layout[name][2])
-                    out.write(np.ascontiguousarray(array).tobytes())
-                out.seek(start + offset)
-                out.write(body.tobytes())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        atomic.fsync_dir(path.parent)
+
+        def write(out: BinaryIO) -> None:
+            out.write(_HEADER.pack(MAGIC, len(head)))
+            out.write(head)
+            out.write(struct.pack("<I", meta_crc))
+            for name, array in arrays.items():
+                out.seek(start + layout[name][2])
+                out.write(np.ascontiguousarray(array).tobytes())
+            out.seek(start + offset)
+            out.write(body.tobytes())
+
+        atomic.replace(path, write)
         self.manifest = manifest
 
     @classmethod
