@@ -151,3 +151,33 @@ def test_nothing_is_found_where_nothing_is_shared(
         assert db.find(b) == []
         db.ingest([b])
         assert db.matches() == []
+
+
+def test_slow_footage_played_faster_in_an_inset(tmp_path: Path) -> None:
+    # Slow footage (the scene at a third of its speed) fits a plain line for a while even where
+    # a copy plays it 1.25x faster, and the seeds' rate can be 8 % off: the copy was placed at
+    # rate 1.33, and `find` of the stored copy came out in slivers at rates 1.26, 1.59, 2.0 ...
+    slow = Segment(41, 0.0, 7.0, speed=1 / 3)
+    original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
+    write_video(original, [Segment(42, 0.0, 2.0), slow, Segment(43, 0.0, 1.5)], size=SIZE)
+    faster = Segment(41, 0.0, 7.0 / 1.25, speed=1.25 / 3)
+    write_video(copy, [HEAD, faster, Segment(45, 0.0, 1.5)], size=SIZE, crf=28, look=PiP(46))
+    with FrameDB.open(tmp_path / "t.db") as db:
+        db.ingest([original, copy])
+        [group] = db.matches()
+        _check_slow(*sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4"))
+        # the copy's own footage is found in its stored self too (its head and tail alone)
+        [group] = [g for g in db.find(copy) if len(g.occurrences) == 3]
+        clip, *stored = sorted(group.occurrences, key=lambda x: x.video_id)
+        by_name = {Path(x.video).name: x for x in stored}
+        _check_slow(by_name["original.mp4"], clip)
+        same = by_name["copy.mp4"]
+        assert same.rate == pytest.approx(clip.rate, rel=0.01)
+        assert abs(same.start_time - clip.start_time) <= 0.1
+
+
+def _check_slow(o: Occurrence, c: Occurrence) -> None:
+    """The slow footage: 2 s to 9 s of the original, 1.5 s to 7.1 s of the copy, 1.25x faster."""
+    assert abs(o.start_time - 2.0) <= 0.5 and abs(o.end_time - 9.0) <= 0.5
+    assert abs(c.start_time - 1.5) <= 0.5 and abs(c.end_time - 7.1) <= 0.5
+    assert c.rate / o.rate == pytest.approx(1.25, rel=0.02)

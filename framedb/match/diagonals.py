@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from framedb.hashing import hamming
 from framedb.match.align import Line, compare, cost, extent, moving, refine, snap
 from framedb.match.seeds import Runs
 from framedb.match.tracks import PARTS, WHOLE, MatchParams, Track
@@ -23,6 +24,10 @@ MIN_RATE_SEEDS = 8  # seeds on a line of another rate before it is worth extendi
 MAX_RATE_SEEDS = 20_000  # seeds of one pair of videos the rate search looks at, at most
 MIN_RATE_CHANGE = 0.04  # log of a rate: closer to 1 than this (4 %), footage plays at rate 1
 RATE_MARGIN = 1.5  # bits a frame a line of another rate must beat the plain line by
+# A plain segment between two videos is tried at the other rates too (`_tilted`): slow footage
+# played faster fits a plain line for seconds, and gives the rate search too few seeds on the
+# true line (vtest at 1.25x in an inset: 22 over 7 s).
+TILT_FRAMES = 128  # frames of a segment that vote for a tilted line, at most
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,64 @@ def _segment(
 ) -> tuple[Pair | None, Line, int, int]:
     """Extend one chain into a checked pair segment between tracks `ta` and `tb` (as
     `compared` gives them; or None); also the line used and the range of `ta` looked at,
-    so that later chains on it can be skipped."""
+    so that later chains on it can be skipped. A plain segment between two videos is replaced
+    by the segment along a line of another rate that fits its frames clearly better."""
+    pair, line, lo, hi = _extended(ta, tb, chain, params, same)
+    if pair is None or same or line.rate != 1.0:
+        return pair, line, lo, hi
+    tilted = _tilted(ta, tb, pair, params)
+    if tilted is None:
+        return pair, line, lo, hi
+    better, line_t, lo_t, hi_t = _extended(ta, tb, replace(chain, line=tilted), params, same)
+    if better is None:
+        return pair, line, lo, hi
+    return better, line_t, min(lo, lo_t), max(hi, hi_t)
+
+
+def _tilted(ta: Track, tb: Track, pair: Pair, params: MatchParams) -> Line | None:
+    """The line of another rate (RATES) that fits the frames of the plain segment `pair` best,
+    if RATE_MARGIN bits a frame better than its own line. Found by a vote like the seeds' rate
+    search, but over every near pair of frames around the segment (up to TILT_FRAMES of its
+    frames against every frame of the other video within half its length of it): slow footage
+    gives the seeds too few frames on the true line."""
+    idx = np.arange(pair.a0, pair.a1 + 1)
+    idx = idx[ta.detail[idx] >= params.min_detail]
+    if len(idx) > TILT_FRAMES:
+        idx = idx[np.linspace(0, len(idx) - 1, TILT_FRAMES).astype(np.int64)]
+    reach = (pair.b1 - pair.b0) // 2
+    jdx = np.arange(max(0, pair.b0 - reach), min(len(tb), pair.b1 + reach + 1))
+    jdx = jdx[tb.detail[jdx] >= params.min_detail]
+    if len(idx) < MIN_RATE_SEEDS or not len(jdx):
+        return None
+    a, b = ta.codes[idx], tb.codes[jdx]
+    if a.ndim == 2:
+        d = hamming(a[:, None, :], b[None, :, :])
+    else:  # several codes a frame (`Track.beside`): the nearest of them
+        d = hamming(a[:, None, :, None, :], b[None, :, None, :, :]).min(axis=(2, 3))
+    # each frame votes for its nearest frames only: slow footage is near itself everywhere
+    near = d <= np.minimum(params.radius, d.min(axis=1, keepdims=True) + 1)
+    i, j = np.nonzero(near)
+    t_a, t_b = ta.times[idx][i], tb.times[jdx][j]
+    width = max(ta.step, tb.step)
+    best, votes = None, MIN_RATE_SEEDS - 1
+    for rate in RATES[np.abs(np.log(RATES)) >= MIN_RATE_CHANGE]:
+        dt = t_b - rate * t_a
+        cell = np.unique(np.round(dt / width).astype(np.int64) * len(idx) + i)  # a vote a frame
+        bins, count = np.unique(np.floor_divide(cell, len(idx)), return_counts=True)
+        top = int(np.argmax(count))
+        if count[top] > votes:
+            votes, best = int(count[top]), Line(float(bins[top] * width), float(rate))
+    if best is None:
+        return None
+    if cost(ta, tb, best, idx, params) > cost(ta, tb, pair.line, idx, params) - RATE_MARGIN:
+        return None
+    return best
+
+
+def _extended(
+    ta: Track, tb: Track, chain: Chain, params: MatchParams, same: bool
+) -> tuple[Pair | None, Line, int, int]:
+    """`_segment` along the chain's own line."""
     line = refine(ta, tb, chain.line, chain.i0, chain.i1, params, same=same)
     a0, a1, _, _ = extent(ta, tb, line, chain.i0, chain.i1, params)
     line = refine(ta, tb, line, a0, a1, params, same=same)  # again, on all the frames found

@@ -24,7 +24,8 @@ from framedb.store.tables import SegmentRow
 
 # Bumped whenever the matcher changes what it finds for the same parameters: segments stored by
 # another version are then stale, like segments found with other parameters.
-MATCHER_VERSION = 2  # 2: candidates looked up by their inner hashes among inner hashes too
+MATCHER_VERSION = 3  # 3: rates refined within 3 %, loose plain lines tried at other rates
+# (2: candidates looked up by their inner hashes among inner hashes too)
 
 
 def matcher_key(params: MatchParams) -> str:
