@@ -19,6 +19,9 @@ SETTLE_FRAMES = 8  # how far a single hit may sit from its true alignment (where
 # Rounds of 1 % steps (3 each way) a rate is refined by, each from the best of the last: a rate
 # fitted to the seeds of slow footage can be 8 % off.
 RATE_ROUNDS = 4
+# A line of another rate is not turned closer to 1 than this (log of the rate): footage within
+# 3 % of rate 1 is the plain lines' (framedb.match.diagonals), which a turned line would shadow.
+PLAIN_BAND = 0.03
 SLOW_LAGS = (2, 4)  # multiples of motion_lag that slow footage must be specific over instead
 
 
@@ -182,6 +185,8 @@ def _turned(
     from -3 to 3; none for a step of 0) and shifted by up to a frame, with its cost."""
     for k in sorted(range(-3, 4), key=abs) if step else [0]:
         rate = line.rate * (1 + k * step)
+        if k and abs(math.log(rate)) < PLAIN_BAND:
+            continue
         pivot = Line(float(line.at(middle)) - rate * middle, rate)
         for candidate, here in _shifts(ta, tb, pivot, idx, params, same=same):
             if here < best[1] - 1e-9:
