@@ -13,7 +13,7 @@ import numpy as np
 from framedb.hashing import hamming
 from framedb.match.align import Line, compare, cost, extent, moving, refine, snap
 from framedb.match.seeds import Runs
-from framedb.match.tracks import PARTS, WHOLE, MatchParams, Track
+from framedb.match.tracks import PARTS, WHOLE, MatchParams, Track, nearest
 
 SAME_DIAGONAL = 3.0  # offsets this many frames apart over the same frames are one diagonal
 # Rates tried between two videos: 0.5x to 2x, 2 % apart (seeds of the true rate then fall in the
@@ -24,10 +24,8 @@ MIN_RATE_SEEDS = 8  # seeds on a line of another rate before it is worth extendi
 MAX_RATE_SEEDS = 20_000  # seeds of one pair of videos the rate search looks at, at most
 MIN_RATE_CHANGE = 0.04  # log of a rate: closer to 1 than this (4 %), footage plays at rate 1
 RATE_MARGIN = 1.5  # bits a frame a line of another rate must beat the plain line by
-# A plain segment between two videos is tried at the other rates too (`_tilted`): slow footage
-# played faster fits a plain line for seconds, and gives the rate search too few seeds on the
-# true line (vtest at 1.25x in an inset: 22 over 7 s).
-TILT_FRAMES = 128  # frames of a segment that vote for a tilted line, at most
+TILT_SPAN = 512  # frames in the middle of a plain segment looked at for a tilted line (`_tilted`)
+TILT_FRAMES = 128  # ... of which this many vote (a bounded table of distances, whatever its length)
 
 
 @dataclass(frozen=True)
@@ -221,26 +219,28 @@ def _segment(
     if pair is None or same or line.rate != 1.0:
         return pair, line, lo, hi
     tilted = _tilted(ta, tb, pair, params)
-    if tilted is None:
+    better = _extended(ta, tb, replace(chain, line=tilted), params, same) if tilted else None
+    if better is None or better[0] is None:
         return pair, line, lo, hi
-    better, line_t, lo_t, hi_t = _extended(ta, tb, replace(chain, line=tilted), params, same)
-    if better is None:
-        return pair, line, lo, hi
-    return better, line_t, min(lo, lo_t), max(hi, hi_t)
+    return better[0], better[1], min(lo, better[2]), max(hi, better[3])
 
 
 def _tilted(ta: Track, tb: Track, pair: Pair, params: MatchParams) -> Line | None:
     """The line of another rate (RATES) that fits the frames of the plain segment `pair` best,
     if RATE_MARGIN bits a frame better than its own line. Found by a vote like the seeds' rate
-    search, but over every near pair of frames around the segment (up to TILT_FRAMES of its
-    frames against every frame of the other video within half its length of it): slow footage
-    gives the seeds too few frames on the true line."""
-    idx = np.arange(pair.a0, pair.a1 + 1)
+    search, but over every near pair of frames in the middle of the segment (up to TILT_FRAMES
+    of its middle TILT_SPAN frames, against every frame of the other video within half that
+    span of the plain line): slow footage gives the seeds too few frames on the true line."""
+    middle = (pair.a0 + pair.a1) // 2
+    lo, hi = max(pair.a0, middle - TILT_SPAN // 2), min(pair.a1, middle + TILT_SPAN // 2)
+    idx = np.arange(lo, hi + 1)
     idx = idx[ta.detail[idx] >= params.min_detail]
     if len(idx) > TILT_FRAMES:
         idx = idx[np.linspace(0, len(idx) - 1, TILT_FRAMES).astype(np.int64)]
-    reach = (pair.b1 - pair.b0) // 2
-    jdx = np.arange(max(0, pair.b0 - reach), min(len(tb), pair.b1 + reach + 1))
+    half = (ta.times[hi] - ta.times[lo]) / 2  # as far again on either side of the plain line
+    ends = np.array([pair.line.at(ta.times[lo]) - half, pair.line.at(ta.times[hi]) + half])
+    first, last = nearest(tb.times, ends)
+    jdx = np.arange(first, last + 1)
     jdx = jdx[tb.detail[jdx] >= params.min_detail]
     if len(idx) < MIN_RATE_SEEDS or not len(jdx):
         return None
