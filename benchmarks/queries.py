@@ -40,6 +40,7 @@ def build(path: Path, frames: int, seed: int = 0) -> float:
                 np.full(n, 30.0, np.float32),
                 rng.integers(0, 256, (n, 8), np.uint8),
                 mid=rng.integers(0, 256, (n, 8), np.uint8),
+                turned=rng.integers(0, 256, (n, 16), np.uint8),
             )
             row = video_row_values(
                 Path(f"/synthetic/v{v // FRAMES_PER_VIDEO:05d}.mp4"),

@@ -14,8 +14,9 @@ Each frame also gets an inner hash (`inner_box`): of the centre of its picture, 
 band of a portrait frame (`clip_band`), or of a picture-in-picture inset (`inset_box`), so that a
 cropped, zoomed or captioned copy, a clip inside a phone's vertical frame, and footage shrunk into
 a corner of another, have a hash that sees the same part of the picture as the other copy's; and a
-middle hash (`centre_box` at MID_SCALE), for a crop between the whole picture and the inner one.
-A batch's overlay (a logo, a caption's words: framedb.overlays) is painted over before any of
+middle hash (`centre_box` at MID_SCALE), for a crop between the whole picture and the inner one;
+and two turned hashes, of its centre turned a few degrees each way (framedb.turned). A batch's
+overlay (a logo, a caption's words: framedb.overlays) is painted over before any of
 them is computed (framedb.ingest.offload.hash_batch).
 """
 
@@ -81,7 +82,7 @@ def _area_matrix(src: int, dst: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _dct_matrix(n: int) -> np.ndarray:
+def dct_matrix(n: int) -> np.ndarray:
     """Orthonormal DCT-II matrix: `D @ x` is the DCT of the column vector x."""
     k = np.arange(n, dtype=np.float64)[:, None]
     i = np.arange(n, dtype=np.float64)[None, :]
@@ -97,12 +98,12 @@ def _area_dct(src: int, side: int, block: int) -> np.ndarray:
     takes two small products instead of a resize and a transform (2.5x faster on 52 x 52
     pictures). Float sums differ from the two-step way by ~1e-6, which PHASH_GRID absorbs: the
     same bits (tests/test_hashing)."""
-    low = _dct_matrix(side)[:block].astype(np.float64)
+    low = dct_matrix(side)[:block].astype(np.float64)
     return (low @ _area_matrix(src, side).astype(np.float64)).astype(np.float32)
 
 
 @lru_cache(maxsize=16)
-def _dct_positions(n: int) -> tuple[np.ndarray, np.ndarray, int]:
+def dct_positions(n: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The n*n lowest-frequency coefficients but the DC, as (rows u, columns v, block): in order
     of u + v, then v; `block` is how many rows of the DCT they need."""
     side = 2 * n
@@ -117,7 +118,7 @@ def _dct_positions(n: int) -> tuple[np.ndarray, np.ndarray, int]:
 
 @lru_cache(maxsize=16)
 def _mirror_mask(n: int) -> np.ndarray:
-    _, vs, _ = _dct_positions(n)
+    _, vs, _ = dct_positions(n)
     return np.packbits((vs % 2 == 1).astype(np.uint8))
 
 
@@ -179,7 +180,7 @@ def resize_matmul(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return np.matmul(np.matmul(left, batch), right)
 
 
-def _pack(bits: np.ndarray) -> np.ndarray:
+def pack(bits: np.ndarray) -> np.ndarray:
     return np.packbits(bits.reshape(bits.shape[0], -1), axis=1)
 
 
@@ -200,7 +201,7 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         small = resize(grey, n, n + 1)
         bits = small[:, :, 1:] > small[:, :, :-1]
     elif spec.kind == "dct":
-        us, vs, block = _dct_positions(n)
+        us, vs, block = dct_positions(n)
         batch = _as_batch(grey)
         side = max(_side(batch, n), block)
         rows, cols = (_area_dct(length, side, block) for length in batch.shape[1:])
@@ -210,11 +211,11 @@ def compute(grey: np.ndarray, spec: HashSpec) -> np.ndarray:
         side = max(_side(grey, n), n)
         # Only the n x n lowest frequencies are kept: n rows of the DCT, a sixth of the products
         # of the whole transform for phash8, and the same sums (the same bits: tests/test_hashing).
-        low = _dct_matrix(side)[:n]
+        low = dct_matrix(side)[:n]
         coeffs = np.matmul(np.matmul(low, resize(grey, side, side)), low.T)
         flat = np.round(coeffs.reshape(coeffs.shape[0], -1) * np.float32(PHASH_GRID))
         bits = flat > np.median(flat, axis=1, keepdims=True)
-    return _pack(bits)
+    return pack(bits)
 
 
 def band_of(width: int, height: int) -> tuple[float, float] | None:

@@ -271,14 +271,15 @@ class PiP:
 
 @dataclass(frozen=True)
 class Rotate:
-    """Rotated about the centre, zoomed just enough to leave no empty corners."""
+    """Rotated about the centre (clockwise; counter-clockwise for negative `degrees`), zoomed
+    just enough to leave no empty corners."""
 
     degrees: float = 5.0
 
     def __call__(self, rgb: np.ndarray, t: float, k: int) -> np.ndarray:
         h, w = rgb.shape[:2]
         a = math.radians(self.degrees)
-        zoom = math.cos(a) + max(w / h, h / w) * math.sin(a)
+        zoom = math.cos(a) + max(w / h, h / w) * abs(math.sin(a))
         cos, sin = math.cos(a) / zoom, math.sin(a) / zoom
         cx, cy = w / 2, h / 2
         # Output pixel -> input pixel: the inverse rotation and zoom about the centre.

@@ -98,7 +98,8 @@ def test_hashes_and_detail_match_the_plain_path(
 def _rows(path: Path) -> list[tuple]:
     with sqlite3.connect(path) as conn:
         return conn.execute(
-            "SELECT id, video_id, ordinal, pts, time, hash, detail, inner_hash, mid_hash "
+            "SELECT id, video_id, ordinal, pts, time, hash, detail, inner_hash, mid_hash, "
+            "turned_hash "
             "FROM frames "
             "ORDER BY id"
         ).fetchall()
@@ -108,14 +109,14 @@ def _rows(path: Path) -> list[tuple]:
 def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
     clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    # loop.mp4 has 137 frames: statements of 99, 32, 4, 2 rows; in blocks of 100 rows, of 99
-    # and 1, then 32, 4 and 1.
+    # loop.mp4 has 137 frames: statements of 89, 32, 16 rows; in blocks of 100 rows, of 89, 8,
+    # 2 and 1, then 32, 4 and 1.
     monkeypatch.setattr(bulk, "_INSERT_ROWS", block)
     with FrameDB.open(tmp_path / "fast.db") as db:
         db.ingest([clips])
     original = bulk.sqlite_frames
 
-    def generic(conn, ids, video_id, pts, times, codes, detail, inner, mid):  # type: ignore[no-untyped-def]
+    def generic(conn, ids, video_id, pts, times, codes, detail, inner, mid, turned):  # type: ignore[no-untyped-def]
         from sqlalchemy import insert
 
         n = len(ids)
@@ -130,6 +131,7 @@ def test_sqlite_bulk_insert_writes_the_rows_of_the_generic_path(
                 "detail": float(detail[k]),
                 "inner_hash": None if inner is None else bytes(inner[k]),
                 "mid_hash": None if mid is None else bytes(mid[k]),
+                "turned_hash": None if turned is None else bytes(turned[k]),
             }
             for k in range(n)
         ]

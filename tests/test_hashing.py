@@ -71,7 +71,7 @@ def test_phash_takes_the_low_frequencies_of_the_whole_transform(size: int) -> No
     spec = HashSpec("phash", size)
     batch = np.stack([grey(scene, t) for scene in (1, 2, 3) for t in np.arange(0, 2, 0.1)])
     side = 4 * size
-    dct = hashing._dct_matrix(side)
+    dct = hashing.dct_matrix(side)
     whole = np.matmul(np.matmul(dct, hashing.resize(batch, side, side)), dct.T)
     low = whole[:, :size, :size].reshape(len(batch), -1)
     bits = low > np.median(low, axis=1, keepdims=True)
@@ -85,9 +85,9 @@ def test_dct_of_any_box_equals_resizing_then_transforming(rows: int, cols: int) 
     spec = HashSpec("dct", 8)
     batch = np.stack([grey(scene, t) for scene in (1, 2, 3, 4) for t in np.arange(0, 3, 0.1)])
     batch = batch[:, (64 - rows) // 2 :][:, :rows, (64 - cols) // 2 :][:, :, :cols]
-    us, vs, block = hashing._dct_positions(8)
+    us, vs, block = hashing.dct_positions(8)
     side = max(min(32, rows, cols), block)
-    low = hashing._dct_matrix(side)[:block]
+    low = hashing.dct_matrix(side)[:block]
     coeffs = np.matmul(np.matmul(low, hashing.resize(batch, side, side)), low.T)
     bits = np.round(coeffs[:, us, vs] * np.float32(hashing.PHASH_GRID)) > 0
     assert np.array_equal(hashing.compute(batch, spec), np.packbits(bits, axis=1))

@@ -240,6 +240,41 @@ def test_a_database_made_before_middle_hashes_upgrades_in_place_and_answers_as_b
         assert not report.ok and any("middle hash" in p for p in report.problems)
 
 
+def test_a_database_made_before_turned_hashes_upgrades_in_place_and_answers_as_before(
+    tmp_path: Path, library: Path
+) -> None:
+    """A 0004 database (middle hashes, no turned hashes): opening it upgrades it in place; its
+    videos answer as before, from what is stored and from their frames; a video ingested then
+    gets turned hashes and matches the old ones; `check` passes, and notices a turned hash that
+    goes missing."""
+    path = tmp_path / "before.db"
+    with FrameDB.open(path) as db:
+        db.ingest([library / "looped.mp4"])
+        groups, loops = db.matches(), db.loops(library / "looped.mp4")
+        assert all(v.has_turned for v in db.videos())
+    migrate(path, "0004", command.downgrade).dispose()
+    with FrameDB.open(path) as db:
+        assert current_revision(db.store.engine) == HEAD
+        old = db.video("looped.mp4")
+        assert old.has_mid and not old.has_turned
+        assert db.segments_note() is None
+        assert db.matches() == groups
+        assert db.loops(library / "looped.mp4").groups == loops.groups
+        assert db.matches(recompute=True) == groups
+        assert db.check().ok
+        db.ingest([library / "copy.mp4"])
+        new = db.video("copy.mp4")
+        assert new.has_turned
+        shared = [
+            g for g in db.matches() if {o.video_id for o in g.occurrences} == {old.id, new.id}
+        ]
+        assert len(shared) == 1 and len(shared[0].occurrences) == 4
+        assert db.check().ok
+        _lose_one(db, new.id, "turned_hash")
+        report = db.check()
+        assert not report.ok and any("turned hash" in p for p in report.problems)
+
+
 def _lose_one(db: FrameDB, video_id: int, column: str) -> None:
     """Set one frame's `column` of the video to NULL behind framedb's back: a disagreement that
     `check` must report."""

@@ -55,6 +55,7 @@ LOOKS = {
     "crop 75 %": (Crop(0.75), 1.0),
     "zoom 1.2x": (Crop(1 / 1.2), 1.0),
     "rotation 5 deg": (Rotate(5.0), 1.0),
+    "rotation 5 deg counter-clockwise": (Rotate(-5.0), 1.0),
     "caption": (Caption(), 1.0),
     "corner logo": (Logo(), 1.0),
     "phone frame": (Phone(180, 320, 6.0), 1.0),

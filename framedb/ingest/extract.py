@@ -10,7 +10,6 @@ from typing import Any, cast
 
 import numpy as np
 
-from framedb import hashing
 from framedb.cores import available_cores
 from framedb.errors import DecodeError
 from framedb.hashspec import HashSpec
@@ -62,13 +61,13 @@ def _hasher(
 ) -> InlineHasher | ForkedHasher:
     """A forked helper when a core is spare, else (or if the system refuses a new process, out
     of processes or memory) the decoding thread itself."""
-    band = hashing.band_of(*reader.info.display_size)
+    display = reader.info.display_size
     if not split and _spare_core(reader, threads):
         try:
-            return ForkedHasher(spec, reader.info.rotation, reader.name, band)
+            return ForkedHasher(spec, reader.info.rotation, reader.name, display)
         except OSError:
             pass
-    return InlineHasher(spec, reader.info.rotation, band)
+    return InlineHasher(spec, reader.info.rotation, display)
 
 
 # Starting a helper costs ~30 ms (fork, copy-on-write faults, its exit): worth it from a few
@@ -147,9 +146,26 @@ def _hash_all(
     codes = np.concatenate([b.codes for b in batches] or [none])
     inner = np.concatenate([b.inner for b in batches] or [none])
     mid = np.concatenate([b.mid for b in batches] or [none])
+    turned = _turned([b.turned for b in batches], spec)
     detail = np.concatenate([b.detail for b in batches] or [np.empty(0, np.float32)])
     # frames after a scaling failure are dropped
     kept = np.concatenate([np.array(pts, np.int64), tail_pts])[: len(codes)]
     return HashedVideo(
-        reader.info, kept, reader.seconds(kept), codes, detail, inner, mid=mid, error=error
+        reader.info,
+        kept,
+        reader.seconds(kept),
+        codes,
+        detail,
+        inner,
+        mid=mid,
+        turned=turned,
+        error=error,
     )
+
+
+def _turned(parts: list[np.ndarray | None], spec: HashSpec) -> np.ndarray | None:
+    """The batches' turned hashes as one array; None for a hash without them (framedb.turned)."""
+    if spec.kind != "dct" or any(p is None for p in parts):
+        return None
+    kept = [p for p in parts if p is not None]
+    return np.concatenate(kept or [np.empty((0, 2 * spec.nbytes), np.uint8)])

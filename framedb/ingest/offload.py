@@ -26,6 +26,7 @@ from framedb.hashspec import HashSpec
 from framedb.ingest.decode import CHUNK_FRAMES, SMALL_FRAME, Batcher, Greyer
 from framedb.ingest.forked import ForkedChild
 from framedb.overlays import Overlays
+from framedb.turned import turned
 
 SLOTS = 8  # chunks of frames in flight between the decoder and the helper
 SLOT_BYTES = CHUNK_FRAMES * SMALL_FRAME  # a chunk of small frames, unless rows are padded wide
@@ -35,23 +36,30 @@ LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p
 
 @dataclass(frozen=True)
 class HashedBatch:
-    """Hashes, inner and middle hashes and detail of the next `len(codes)` frames, and the content
-    box (rows, columns) their batch was hashed in."""
+    """Hashes, inner, middle and turned hashes (None for a hash that has none) and detail of the
+    next `len(codes)` frames, and the content box (rows, columns) their batch was hashed in."""
 
     codes: np.ndarray
     inner: np.ndarray
     mid: np.ndarray
+    turned: np.ndarray | None
     detail: np.ndarray
     box: tuple[slice, slice]
 
     def message(self) -> tuple[Any, ...]:
         """The batch as a message between processes (`HashedBatch(*message[1:])` again)."""
-        return ("batch", self.codes, self.inner, self.mid, self.detail, self.box)
+        return ("batch", self.codes, self.inner, self.mid, self.turned, self.detail, self.box)
 
     def after(self, skip: int) -> HashedBatch:
         """The batch without its first `skip` frames."""
+        turned = None if self.turned is None else self.turned[skip:]
         return HashedBatch(
-            self.codes[skip:], self.inner[skip:], self.mid[skip:], self.detail[skip:], self.box
+            self.codes[skip:],
+            self.inner[skip:],
+            self.mid[skip:],
+            turned,
+            self.detail[skip:],
+            self.box,
         )
 
 
@@ -67,14 +75,16 @@ class ScaleError(Exception):
 class BatchHasher:
     """Hashes grey pictures a batch at a time, cut as `VideoReader.batches` cuts them: `add`
     pictures, take the hashed batches from `ready`; `flush` hashes the shorter last batch.
-    `band`: where a portrait frame's landscape band is (`hashing.band_of`), for inner hashes;
-    `first`: the frames of the first batch, for a part of a video that starts mid-batch."""
+    `display`: the video's (width, height) as shown, for a portrait frame's landscape band
+    (`hashing.band_of`) and for turned hashes (None: square, without a band); `first`: the
+    frames of the first batch, for a part of a video that starts mid-batch."""
 
     def __init__(
-        self, spec: HashSpec, band: tuple[float, float] | None = None, first: int = 0
+        self, spec: HashSpec, display: tuple[int, int] | None = None, first: int = 0
     ) -> None:
         self.spec = spec
-        self.band = band
+        self.band = None if display is None else hashing.band_of(*display)
+        self.aspect = 1.0 if display is None else display[0] / max(display[1], 1)
         self.batcher = Batcher(first=first)
         self.overlays = Overlays()  # a video's overlay is kept from batch to batch
         self._ready: deque[HashedBatch] = deque()
@@ -86,12 +96,14 @@ class BatchHasher:
 
     def add(self, grey: np.ndarray) -> None:
         self._ready.extend(
-            hash_batch(b, self.spec, self.band, self.overlays) for b in self.batcher.add(grey)
+            hash_batch(b, self.spec, self.band, self.overlays, self.aspect)
+            for b in self.batcher.add(grey)
         )
 
     def flush(self) -> None:
         self._ready.extend(
-            hash_batch(b, self.spec, self.band, self.overlays) for b in self.batcher.rest()
+            hash_batch(b, self.spec, self.band, self.overlays, self.aspect)
+            for b in self.batcher.rest()
         )
 
     def ready(self) -> Iterator[HashedBatch]:
@@ -103,10 +115,10 @@ class InlineHasher:
     """Scales and hashes in the calling thread: for frames worth all of a decoder's cores."""
 
     def __init__(
-        self, spec: HashSpec, rotation: int, band: tuple[float, float] | None = None
+        self, spec: HashSpec, rotation: int, display: tuple[int, int] | None = None
     ) -> None:
         self.greyer = Greyer(rotation)
-        self.hashes = BatchHasher(spec, band)
+        self.hashes = BatchHasher(spec, display)
 
     def __enter__(self) -> InlineHasher:
         return self
@@ -133,10 +145,11 @@ def hash_batch(
     spec: HashSpec,
     band: tuple[float, float] | None = None,
     overlays: Overlays | None = None,
+    aspect: float = 1.0,
 ) -> HashedBatch:
     """Hash one batch; black bars, an overlay (framedb.overlays: `overlays` carries a video's
     from batch to batch), a phone frame's band and a picture-in-picture inset are found over the
-    whole batch."""
+    whole batch. `aspect`: the picture's width over its height as shown (framedb.turned)."""
     rows, cols = box = hashing.content_box(grey)
     grey = (overlays or Overlays()).fill(grey, box)
     if band is not None:  # a portrait frame: its clip's band if one stands out, else the guess
@@ -154,6 +167,7 @@ def hash_batch(
         hashing.compute(grey[:, rows, cols], spec),
         hashing.compute(grey[:, inner_rows, inner_cols], spec),
         hashing.compute(grey[:, mid_rows, mid_cols], spec),
+        turned(grey, box, aspect, spec),
         hashing.detail(grey),
         box,
     )
@@ -165,7 +179,7 @@ class ForkedHasher:
     The helper dies with its parent; if it dies first, the video fails with a clear error."""
 
     def __init__(
-        self, spec: HashSpec, rotation: int, name: str, band: tuple[float, float] | None = None
+        self, spec: HashSpec, rotation: int, name: str, display: tuple[int, int] | None = None
     ) -> None:
         self.name = name
         self.greyer = Greyer(rotation)  # for a frame the helper cannot take (see `put`)
@@ -175,7 +189,7 @@ class ForkedHasher:
         self.batches: deque[HashedBatch] = deque()
         self.failed: tuple[int, str] | None = None
         try:
-            self.child = ForkedChild(lambda c: _helper(c, self.memory, spec, rotation, band))
+            self.child = ForkedChild(lambda c: _helper(c, self.memory, spec, rotation, display))
         except OSError:  # out of processes or memory: the caller hashes inline instead
             del self.memory
             self.shm.close()
@@ -283,12 +297,12 @@ def _helper(
     memory: np.ndarray,
     spec: HashSpec,
     rotation: int,
-    band: tuple[float, float] | None,
+    display: tuple[int, int] | None,
 ) -> None:
     """The helper's life: rebuild, scale and hash what the decoder sends, in order. After a
     frame that cannot be scaled it hashes what came before, says so, and ignores the rest."""
     greyer = Greyer(rotation)
-    batches = BatchHasher(spec, band)
+    batches = BatchHasher(spec, display)
     templates: dict[tuple[Any, ...], Any] = {}
     failed = False
     while True:

@@ -191,8 +191,8 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
             conn.send(("none",))
             return
         greyer = Greyer(reader.info.rotation)
-        band = hashing.band_of(*reader.info.display_size)
-        hashes = BatchHasher(spec, band)  # stands only if B decodes nothing: at its first
+        display = reader.info.display_size
+        hashes = BatchHasher(spec, display)  # stands only if B decodes nothing: at its first
         # frame B takes one that cuts its first batch where the file's batches are cut
         pts: list[int] = []
         head: list[np.ndarray] = []
@@ -205,7 +205,7 @@ def _second_half(conn: Connection, first: VideoReader, spec: HashSpec) -> None:
                         conn.send(("none",))
                         return
                     across = -reader.frames_before(chunk_pts[0]) % BATCH
-                    hashes = BatchHasher(spec, band, first=across)
+                    hashes = BatchHasher(spec, display, first=across)
                     conn.send(("start", chunk_pts[0], grey[:1].copy(), across))
                 before = len(pts)  # B's frames before this chunk
                 pts.extend(chunk_pts[: len(grey)])

@@ -13,7 +13,7 @@ import numpy as np
 from framedb.hashing import hamming
 from framedb.match.align import Line, compare, cost, extent, moving, refine, snap
 from framedb.match.seeds import Runs
-from framedb.match.tracks import PARTS, WHOLE, MatchParams, Track, nearest
+from framedb.match.tracks import PARTS, TURNED, WHOLE, MatchParams, Track, nearest
 
 SAME_DIAGONAL = 3.0  # offsets this many frames apart over the same frames are one diagonal
 # Rates tried between two videos: 0.5x to 2x, 2 % apart (seeds of the true rate then fall in the
@@ -385,12 +385,11 @@ def pair_segments(
 ) -> list[Pair]:
     """Pair segments from the chains, strongest first, skipping chains already explained; in
     track positions (`owners` of the views), mirrored where one view is and the other not. A
-    chain of whole pictures is extended on whole pictures: the least of several distances lets
-    near misses through, which would carry a loop's ends into look-alike footage. A chain found
-    on the hashes of a part (a crop, a zoom, an overlay) is extended on every code of both frames,
-    whole, inner and middle: a crop sits between the scales stored, near each in turn. A chain
-    across two videos that does not hold is tried once more from the other video's side: its
-    line is refined on that side's frames, which a crop or zoom can favour."""
+    chain of whole pictures is extended on whole pictures (the least of several distances lets
+    near misses carry a loop's ends into look-alike footage), one on turned hashes on its own
+    views, and one on another part's on every code of both frames, whole, inner and middle (a
+    crop sits between the scales stored). A chain across two videos that does not hold is tried
+    once more from the other video's side, its line refined on that side's frames."""
     seen: dict[tuple[int, int, bool], list[_Seen]] = {}
     found: list[Pair] = []
     position: dict[ViewOf, int] = {}
@@ -401,8 +400,8 @@ def pair_segments(
         """Every code of view k's track, mirrored like it: its views of every part it has."""
         own = owners[k]
         keys = [ViewOf(own.track, own.mirrored, part) for part in PARTS]
-        whole, *parts = [views[position[key]] for key in keys if key in position]
-        return whole.beside(*[view for view in parts if len(view)])
+        whole, *others = [views[position[key]] for key in keys if key in position]
+        return whole.beside(*[view for view in others if len(view)])
 
     for chain in chains:
         if owners[chain.a].track > owners[chain.b].track:  # one direction per pair of tracks
@@ -414,7 +413,7 @@ def pair_segments(
         whole = va.part == vb.part == WHOLE
         if _explained(chain, done, ta, max(ta.step, tb.step), params.motion_lag, same, whole):
             continue
-        if not whole:
+        if not whole and not {va.part, vb.part} & set(TURNED):
             ta, tb = compared(chain.a), compared(chain.b)
         pair, line, lo, hi = _segment(ta, tb, chain, params, same)
         if pair is None and not same:

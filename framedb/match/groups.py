@@ -18,6 +18,7 @@ from framedb.match.seeds import runs_of, seeds_of
 from framedb.match.tracks import (
     INNER,
     MID,
+    TURNED,
     WHOLE,
     Group,
     MatchParams,
@@ -194,15 +195,18 @@ def views_of(
 ) -> tuple[list[Track], list[ViewOf], int]:
     """The views matching compares, in blocks of one per track: the hashes; with a mirror mask
     or inner hashes, also the hashes mirrored, the inner hashes, and those mirrored; between
-    videos with middle hashes, also those and those mirrored (only other videos are related to
-    them: framedb.match.seeds). An empty view where a track has none. Returns (views, what each
-    shows, blocks)."""
+    videos with middle hashes, also those and those mirrored, and then the clockwise and the
+    counter-clockwise turned hashes, not mirrored (only other videos are related to these:
+    framedb.match.seeds). An empty view where a track has none. Returns (views, what each shows,
+    blocks)."""
     parts = [WHOLE]
     if mirror is not None or any(t.inner is not None for t in tracks):
         parts.append(INNER)
         if len(tracks) > 1 and any(t.mid is not None for t in tracks):
             parts.append(MID)
     kinds = [(WHOLE, False)] if parts == [WHOLE] else [(p, m) for p in parts for m in (False, True)]
+    if MID in parts and any(t.turned is not None for t in tracks):
+        kinds += [(part, False) for part in TURNED]
     views: list[Track] = []
     owners: list[ViewOf] = []
     for k, (part, mirrored) in enumerate(kinds):

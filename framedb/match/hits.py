@@ -240,14 +240,19 @@ def videos_near(
     probe's hashes, inner and middle hashes (and, with a mirror mask, all mirrored) are looked up
     among the hashes and among the inner hashes (the probe shows a part of a stored picture, or
     both show the same part: a caption or a logo hides the edges of both; the middle of a source
-    is a copy cropped to 90 %, the middle of that copy the source's inner box). Middle hashes
-    are not indexed: of two videos, the one looked up later finds the other by its own. Only
-    detailed stored frames count, so that "near" is symmetric between two stored videos."""
+    is a copy cropped to 90 %, the middle of that copy the source's inner box); so are its two
+    turned hashes, not mirrored (framedb.turned: a source turned as a stored copy was is near its
+    hashes, a copy turned back near its source's inner hashes). Middle and turned hashes are not
+    indexed: of two videos, the one looked up later finds the other by its own. Only detailed
+    stored frames count, so that "near" is symmetric between two stored videos."""
     detailed = probe.detail >= params.min_detail
     views = [probe.codes[detailed]]
     views += [part[detailed] for part in (probe.inner, probe.mid) if part is not None]
     if mirror is not None:
         views += [v ^ mirror for v in views]
+    if probe.turned is not None:
+        half = probe.codes.shape[1]
+        views += [probe.turned[detailed, :half], probe.turned[detailed, half:]]
     codes = np.concatenate(views)
     ids = [index.near_ids(codes, params.radius) for index in indexes if len(index) and len(codes)]
     if not ids:

@@ -2,12 +2,12 @@
 each run linked to the nearest repetition of a near code (in its own video, then in the next
 video that has it). A clip repeated 3000 times is a chain of 2999 links, not 3000 squared.
 
-Tracks are seen in up to six views, in blocks of one view per track (framedb.match.groups):
+Tracks are seen in up to eight views, in blocks of one view per track (framedb.match.groups):
 their hashes, the hashes mirrored, their inner hashes, those mirrored, their middle hashes,
-those mirrored. The plain links join the
-first block with itself; RELATIONS link other blocks to each other the same way (each run to the
-first near run in the next track that has one), so that a mirrored, cropped or captioned copy is
-seeded from the view that sees it as it is."""
+those mirrored, their clockwise and their counter-clockwise turned hashes. The plain links join
+the first block with itself; RELATIONS link other blocks to each other the same way (each run to
+the first near run in the next track that has one), so that a mirrored, cropped, captioned or
+turned copy is seeded from the view that sees it as it is."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ FEW_SAMPLE, FEW_SHARE = 1 << 16, 8
 # vertical frame); inner with inner (a caption or logo outside the centre); and the last two
 # mirrored. Then, between videos, the middle hashes: with hashes (a crop of 90 % of the other)
 # and with inner hashes (the middle of a copy cropped to 90 % is the inner box of its source,
-# within 1 %), and those mirrored. The rest follow by symmetry (hashes mirrored with inner =
-# hashes with inner mirrored).
+# within 1 %), and those mirrored. Then, between videos, the turned hashes (framedb.turned):
+# with hashes (a source turned as its copy was), with inner hashes (a copy turned back is the
+# centre of its source: it was zoomed to fill its frame). The rest follow by symmetry (hashes
+# mirrored with inner = hashes with inner mirrored).
 RELATIONS = (
     (0, 1, True),
     (0, 2, False),
@@ -42,6 +44,10 @@ RELATIONS = (
     (2, 4, False),
     (0, 5, False),
     (2, 5, False),
+    (6, 0, False),
+    (7, 0, False),
+    (6, 2, False),
+    (7, 2, False),
 )
 
 
@@ -218,7 +224,7 @@ def seeds_of(
     if blocks > 1:
         fresh = _fresh(runs, first_showing, n)
         for k1, k2, own in RELATIONS:
-            if k2 < blocks:
+            if max(k1, k2) < blocks:
                 lo = runs.offsets[k1 * n]
                 x = lo + np.flatnonzero(fresh[lo : runs.offsets[k1 * n + n]])
                 found += _related(linker, runs, x, k2, own, n, params, symmetric=k1 == k2)

@@ -138,10 +138,12 @@ def same_rows(a: Sequence[SegmentRow], b: Sequence[SegmentRow], frames: int = 1)
 
 
 def track_of(store: Store, conn: Connection, video_id: int, nbytes: int) -> Track:
-    """A stored video as matching sees it: its frames' times, hashes, detail, inner and middle
-    hashes."""
+    """A stored video as matching sees it: its frames' times, hashes, detail, inner, middle and
+    turned hashes."""
     data = store.frames_of(conn, video_id, nbytes)
-    return Track(video_id, data.times, data.codes, data.detail, data.inner, mid=data.mid)
+    return Track(
+        video_id, data.times, data.codes, data.detail, data.inner, mid=data.mid, turned=data.turned
+    )
 
 
 def timeline(video_id: int, times: np.ndarray) -> Track:

@@ -22,17 +22,22 @@ DEFAULT_STEP = 1 / 25  # frame duration assumed for a track of fewer than two fr
 # 1.0 in footage time; a fitted rate wobbles by a few tenths of a percent).
 RATE_SHOWN = 0.01
 # The parts of a picture a track has hashes of (framedb.hashing): the whole content box, its
-# inner box (centre 80 %, a phone frame's band, an inset), its middle (centre 90 %).
+# inner box (centre 80 %, a phone frame's band, an inset), its middle (centre 90 %); and its
+# centre turned clockwise and counter-clockwise (framedb.turned).
 WHOLE, INNER, MID = "whole", "inner", "mid"
 PARTS = (WHOLE, INNER, MID)
+CLOCKWISE, ANTICLOCKWISE = "clockwise", "anticlockwise"
+TURNED = (CLOCKWISE, ANTICLOCKWISE)
 
 
 @dataclass(frozen=True, eq=False)
 class Track:
     """One video as matching sees it: per frame (ordinal = position) time in seconds, packed
-    hash, detail, and inner and middle hashes where it has them (framedb.hashing). Compared by
-    identity (it holds arrays). A view of a track (`view`) has the same times and detail and
-    other codes: its inner or middle hashes, or its hashes mirrored (`mirrored`)."""
+    hash, detail, and inner, middle and turned hashes where it has them (framedb.hashing,
+    framedb.turned: `turned` holds the clockwise and the counter-clockwise hash one after the
+    other). Compared by identity (it holds arrays). A view of a track (`view`) has the same times
+    and detail and other codes: its inner, middle or turned hashes, or its hashes mirrored
+    (`mirrored`)."""
 
     video_id: int
     times: np.ndarray
@@ -41,12 +46,13 @@ class Track:
     inner: np.ndarray | None = None
     mirrored: bool = False
     mid: np.ndarray | None = None
+    turned: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.times)
         if self.times.ndim != 1 or self.detail.shape != (n,):
             raise ValueError(f"video {self.video_id}: times and detail must be 1-D of equal length")
-        for codes in (self.codes, self.inner, self.mid):
+        for codes in (self.codes, self.inner, self.mid, self.turned):
             if codes is None:
                 continue
             if codes.ndim not in (2, 3) or codes.shape[0] != n or codes.dtype != np.uint8:
@@ -64,10 +70,17 @@ class Track:
         return Track(self.video_id, self.times, codes, self.detail, None, self.mirrored)
 
     def view(self, part: str = WHOLE, mirror: np.ndarray | None = None) -> Track | None:
-        """The track seen by the hashes of one `part` of its pictures (WHOLE, INNER, MID),
-        mirrored (XOR with `mirror`, the hash's mirror mask) or not; None when it has no such
-        view."""
-        codes = {WHOLE: self.codes, INNER: self.inner, MID: self.mid}[part]
+        """The track seen by the hashes of one `part` of its pictures (WHOLE, INNER, MID,
+        CLOCKWISE, ANTICLOCKWISE), mirrored (XOR with `mirror`, the hash's mirror mask) or not;
+        None when it has no such view."""
+        codes: np.ndarray | None
+        if part in TURNED:
+            if self.turned is None:
+                return None
+            half = self.codes.shape[1]
+            codes = self.turned[:, :half] if part == CLOCKWISE else self.turned[:, half:]
+        else:
+            codes = {WHOLE: self.codes, INNER: self.inner, MID: self.mid}[part]
         if codes is None:
             return None
         if mirror is not None:
@@ -78,7 +91,7 @@ class Track:
     def of(cls, video_id: int, hashed: HashedVideo) -> Track:
         """A decoded video (framedb.store.hashed) as a track, under `video_id`."""
         h = hashed
-        return cls(video_id, h.times, h.codes, h.detail, h.inner, mid=h.mid)
+        return cls(video_id, h.times, h.codes, h.detail, h.inner, mid=h.mid, turned=h.turned)
 
     def __len__(self) -> int:
         return len(self.times)

@@ -23,7 +23,18 @@ _COPY_ROWS = 1 << 16  # rows per buffer handed to the driver (about 5 MB)
 _INSERT_ROWS = 1 << 16  # rows made into Python values at a time for SQLite
 # Columns of a frames row, and rows a statement: at most 896 parameters, under the 999 that
 # SQLite before 3.32 allows by default.
-COLUMNS = ("id", "video_id", "ordinal", "pts", "time", "hash", "detail", "inner_hash", "mid_hash")
+COLUMNS = (
+    "id",
+    "video_id",
+    "ordinal",
+    "pts",
+    "time",
+    "hash",
+    "detail",
+    "inner_hash",
+    "mid_hash",
+    "turned_hash",
+)
 _VALUES_ROWS = 896 // len(COLUMNS)
 
 
@@ -31,11 +42,11 @@ def _field(name: str, kind: str | tuple[str, tuple[int]]) -> list[tuple[Any, ...
     return [(f"{name}_len", ">i4"), (name, *kind) if isinstance(kind, tuple) else (name, kind)]
 
 
-def _frame_row_type(nbytes: int, inner: bool, mid: bool) -> np.dtype:
+def _frame_row_type(nbytes: int, inner: bool, mid: bool, turned: bool) -> np.dtype:
     """A frames row in COPY's binary format: field count, then (length, big-endian value) per
     column: bigint id, bigint video_id, integer ordinal, bigint pts, double time, bytea hash,
-    double detail (migration 0001), bytea inner_hash (0002), bytea mid_hash (0004; without
-    `inner` or `mid`, a NULL: length -1)."""
+    double detail (migration 0001), bytea inner_hash (0002), bytea mid_hash (0004), bytea
+    turned_hash (0005, twice as wide; without `inner`, `mid` or `turned`, a NULL: length -1)."""
     fields: list[tuple[Any, ...]] = [("count", ">i2")]
     for name, kind in (
         ("id", ">i8"),
@@ -47,8 +58,9 @@ def _frame_row_type(nbytes: int, inner: bool, mid: bool) -> np.dtype:
         ("detail", ">f8"),
     ):
         fields += _field(name, kind)
-    for name, present in (("inner", inner), ("mid", mid)):
-        fields += _field(name, ("u1", (nbytes,))) if present else [(f"{name}_len", ">i4")]
+    for name, present, width in (("inner", inner, 1), ("mid", mid, 1), ("turned", turned, 2)):
+        kind = ("u1", (width * nbytes,))
+        fields += _field(name, kind) if present else [(f"{name}_len", ">i4")]
     return np.dtype(fields)
 
 
@@ -62,21 +74,23 @@ def copy_frames(
     detail: np.ndarray,
     inner: np.ndarray | None,
     mid: np.ndarray | None = None,
+    turned: np.ndarray | None = None,
 ) -> None:
     """Insert frames with `COPY ... FROM STDIN (FORMAT BINARY)` inside the open transaction."""
     n, nbytes = codes.shape
-    rows = np.empty(n, _frame_row_type(nbytes, inner is not None, mid is not None))
+    parts = (("inner", inner), ("mid", mid), ("turned", turned))
+    rows = np.empty(n, _frame_row_type(nbytes, *(some is not None for _, some in parts)))
     rows["count"] = len(COLUMNS)
     for name, width in (("id", 8), ("video_id", 8), ("ordinal", 4), ("pts", 8), ("time", 8)):
         rows[f"{name}_len"] = width
     rows["hash_len"], rows["detail_len"] = nbytes, 8
     rows["id"], rows["video_id"], rows["ordinal"] = ids, video_id, np.arange(n)
     rows["pts"], rows["time"], rows["hash"], rows["detail"] = pts, times, codes, detail
-    for name, some in (("inner", inner), ("mid", mid)):
+    for name, some in parts:
         if some is None:
             rows[f"{name}_len"] = -1
         else:
-            rows[f"{name}_len"], rows[name] = nbytes, some
+            rows[f"{name}_len"], rows[name] = some.shape[1], some
     columns = ", ".join('"time"' if c == "time" else c for c in COLUMNS)
     query = f"COPY frames ({columns}) FROM STDIN (FORMAT BINARY)"
     with _driver_cursor(conn) as cur, cur.copy(query) as copy:
@@ -151,10 +165,11 @@ def sqlite_frames(
     detail: np.ndarray,
     inner: np.ndarray | None,
     mid: np.ndarray | None = None,
+    turned: np.ndarray | None = None,
 ) -> None:
-    """Insert frames through the sqlite3 cursor, up to 99 rows a statement: the rows the
+    """Insert frames through the sqlite3 cursor, up to 89 rows a statement: the rows the
     generic path writes, without SQLAlchemy's binding of a dict per row (about 5x faster), and
-    with one statement step per 99 rows instead of one per row (another 1.7x at 128 rows of seven
+    with one statement step per 89 rows instead of one per row (another 1.7x at 128 rows of seven
     columns: 600 rows 1.6 -> 0.9 ms). The parameters are made a block at a time as SQLite takes
     them: 2.6 M rows peaked at ~600 MB of Python objects when made all at once."""
     n = len(codes)
@@ -164,7 +179,7 @@ def sqlite_frames(
     try:
         for start in range(0, n, _INSERT_ROWS):
             stop = min(n, start + _INSERT_ROWS)
-            flat = list(  # row after row, nine values each
+            flat = list(  # row after row, ten values each
                 itertools.chain.from_iterable(
                     zip(
                         ids[start:stop].tolist(),
@@ -176,13 +191,14 @@ def sqlite_frames(
                         wide[start:stop].tolist(),
                         blobs(inner, start, stop),
                         blobs(mid, start, stop),
+                        blobs(turned, start, stop),
                         strict=True,
                     )
                 )
             )
             done, rows = 0, stop - start
             while done < rows:
-                # 99 rows, then the rest in falling powers of two (64, 32, ... 1): eight
+                # 89 rows, then the rest in falling powers of two (64, 32, ... 1): eight
                 # statement texts in all, which sqlite3 keeps prepared, where one of every
                 # length would be prepared anew for most videos (~0.15 ms for 100 rows).
                 step = min(_VALUES_ROWS, 1 << ((rows - done).bit_length() - 1))

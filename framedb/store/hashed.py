@@ -29,6 +29,9 @@ class VideoInfo:
         return (self.height, self.width) if turned else (self.width, self.height)
 
 
+Codes = np.ndarray | None  # a column of codes a video may be stored without
+
+
 @dataclass
 class HashedVideo:
     """Every frame of one video: pts, time, packed hash, detail, inner hash (framedb.hashing:
@@ -45,6 +48,7 @@ class HashedVideo:
     detail: np.ndarray
     inner: np.ndarray
     mid: np.ndarray | None = field(default=None)
+    turned: np.ndarray | None = field(default=None)
     error: str | None = field(default=None)
     loops: Any = field(default=None)
 
@@ -53,7 +57,7 @@ class HashedVideo:
 
     def columns(
         self,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Codes, Codes]:
         """What `Store.add_video` stores of each frame, in its order: pts, times, hashes, detail,
-        inner and middle hashes."""
-        return self.pts, self.times, self.codes, self.detail, self.inner, self.mid
+        inner, middle and turned hashes."""
+        return self.pts, self.times, self.codes, self.detail, self.inner, self.mid, self.turned

@@ -35,13 +35,13 @@ class CheckReport:
 
 
 def check(db: Database, *, repair: bool = False) -> CheckReport:
-    """Videos against their frames (and their inner and middle hashes), then each index against the
-    frames. A stale or missing index file is not a fault (it is rebuilt from SQL, which is the
-    truth); a disagreement is."""
+    """Videos against their frames (and their inner, middle and turned hashes), then each index
+    against the frames. A stale or missing index file is not a fault (it is rebuilt from SQL,
+    which is the truth); a disagreement is."""
     report = CheckReport()
     broken: list[int] = []
     store, nbytes = db.store, db.spec.nbytes
-    inner, mid = frames.c.inner_hash, frames.c.mid_hash
+    inner, mid, turned = frames.c.inner_hash, frames.c.mid_hash, frames.c.turned_hash
     with store.reading() as conn:
         per_video = {
             int(vid): tuple(int(v) for v in counts)
@@ -54,6 +54,8 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
                     func.count(case((func.length(inner) != nbytes, 1))),
                     func.count(mid),
                     func.count(case((func.length(mid) != nbytes, 1))),
+                    func.count(turned),
+                    func.count(case((func.length(turned) != 2 * nbytes, 1))),
                 ).group_by(frames.c.video_id)
             )
         }
@@ -74,7 +76,7 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
     report.videos, report.frames = len(rows), len(sql_ids)
     known = {v.id for v in rows}
     for video in rows:
-        count, top, *parts = per_video.get(video.id, (0, -1, 0, 0, 0, 0))
+        count, top, *parts = per_video.get(video.id, (0, -1, 0, 0, 0, 0, 0, 0))
         wrong = _parts_held(video, count, parts)
         if count != video.frame_count or top != count - 1:
             report.problems.append(
@@ -113,11 +115,12 @@ def check(db: Database, *, repair: bool = False) -> CheckReport:
 
 
 def _parts_held(video: VideoRow, count: int, parts: list[int]) -> str | None:
-    """What is wrong with the inner and middle hashes of a video's `count` frames (`parts`: how
-    many have one, and how many of the wrong size, of each), or None."""
+    """What is wrong with the inner, middle and turned hashes of a video's `count` frames
+    (`parts`: how many have one, and how many of the wrong size, of each), or None."""
     for what, has, (held, bad) in (
-        ("an inner", video.has_inner, parts[:2]),
-        ("a middle", video.has_mid, parts[2:]),
+        ("an inner", video.has_inner, parts[0:2]),
+        ("a middle", video.has_mid, parts[2:4]),
+        ("a turned", video.has_turned, parts[4:6]),
     ):
         if held != (count if has else 0) or bad:
             return (

@@ -183,13 +183,15 @@ class Store:
         detail: np.ndarray,
         inner: np.ndarray | None = None,
         mid: np.ndarray | None = None,
+        turned: np.ndarray | None = None,
     ) -> tuple[int, np.ndarray]:
         """Insert one video and all its frames in bulk; returns (video id, frame ids). `inner`,
-        `mid`: the frames' inner and middle hashes, if they have them."""
+        `mid`, `turned`: the frames' inner, middle and turned hashes, if they have them."""
         row = {
             **row,
             "has_inner": inner is not None,
             "has_mid": mid is not None,
+            "has_turned": turned is not None,
             "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         inserted = conn.execute(_ADD_VIDEO, row).inserted_primary_key
@@ -203,10 +205,10 @@ class Store:
         first = int(conn.execute(_NEXT_FRAME_ID).scalar_one())
         ids = np.arange(first, first + n, dtype=np.int64)
         if n and self.copy:
-            bulk.copy_frames(conn, ids, video_id, pts, times, codes, detail, inner, mid)
+            bulk.copy_frames(conn, ids, video_id, pts, times, codes, detail, inner, mid, turned)
             self.bump_generation(conn)
         elif n and conn.dialect.name == "sqlite":
-            bulk.sqlite_frames(conn, ids, video_id, pts, times, codes, detail, inner, mid)
+            bulk.sqlite_frames(conn, ids, video_id, pts, times, codes, detail, inner, mid, turned)
             self.bump_generation(conn)
         elif n:
             cols = bulk.COLUMNS
@@ -220,6 +222,7 @@ class Store:
                 detail.astype(np.float64).tolist(),
                 bulk.blobs(inner, 0, n),
                 bulk.blobs(mid, 0, n),
+                bulk.blobs(turned, 0, n),
                 strict=True,
             )
             conn.execute(insert(frames), [dict(zip(cols, v, strict=True)) for v in values])
@@ -228,7 +231,7 @@ class Store:
 
     # -- frames ------------------------------------------------------------------------------
     def frames_of(self, conn: Connection, video_id: int, nbytes: int) -> FrameArrays:
-        """Every frame of a video, with its inner and middle hashes where it has them."""
+        """Every frame of a video, with its inner, middle and turned hashes where it has them."""
         query = (
             select(
                 frames.c.id,
@@ -238,6 +241,7 @@ class Store:
                 frames.c.detail,
                 frames.c.inner_hash,
                 frames.c.mid_hash,
+                frames.c.turned_hash,
             )
             .where(frames.c.video_id == video_id)
             .order_by(frames.c.ordinal)
@@ -245,6 +249,7 @@ class Store:
         rows = conn.execute(query).all()
         found = _arrays([r[:5] for r in rows], nbytes, video_id=video_id)
         found.inner, found.mid = (_codes([r[k] for r in rows], nbytes) for k in (5, 6))
+        found.turned = _codes([r[7] for r in rows], 2 * nbytes)
         return found
 
     def frame_at(self, conn: Connection, video_id: int, ordinal: int, nbytes: int) -> FrameArrays:
@@ -361,6 +366,7 @@ def _video_row(r: Any) -> VideoRow:
         error=r["error"],
         has_inner=bool(r["has_inner"]),
         has_mid=bool(r["has_mid"]),
+        has_turned=bool(r["has_turned"]),
         segments=r["segments"],
     )
 

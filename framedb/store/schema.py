@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect, text
 from framedb.errors import DatabaseError
 from framedb.store.engine import serialise_writes
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def migrations_dir() -> Path:

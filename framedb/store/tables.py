@@ -57,6 +57,7 @@ videos = Table(
     Column("hash_size", Integer, nullable=False),
     Column("has_inner", Boolean, nullable=False, server_default=false()),  # migration 0002
     Column("has_mid", Boolean, nullable=False, server_default=false()),  # migration 0004
+    Column("has_turned", Boolean, nullable=False, server_default=false()),  # migration 0005
     # migration 0003: the matcher key its stored segments were found with; NULL: none stored
     Column("segments", String(128)),
     Column("ingested_at", String(32), nullable=False),
@@ -74,6 +75,9 @@ frames = Table(
     Column("detail", Float, nullable=False),
     Column("inner_hash", LargeBinary),  # migration 0002; NULL for frames stored before it
     Column("mid_hash", LargeBinary),  # migration 0004; NULL for frames stored before it
+    # migration 0005: the clockwise and counter-clockwise turned hashes (framedb.turned), one
+    # after the other; NULL for frames stored before it, or of a hash without them
+    Column("turned_hash", LargeBinary),
     UniqueConstraint("video_id", "ordinal", name="uq_frames_video_ordinal"),
 )
 Index("ix_videos_status", videos.c.status)
@@ -133,6 +137,7 @@ class VideoRow:
     error: str | None
     has_inner: bool = False  # its frames have inner hashes (stored since migration 0002)
     has_mid: bool = False  # its frames have middle hashes (stored since migration 0004)
+    has_turned: bool = False  # its frames have turned hashes (stored since migration 0005)
     segments: str | None = None  # key of the matcher its stored segments were found with
 
     @property
@@ -170,6 +175,7 @@ class FrameArrays:
     detail: np.ndarray
     inner: np.ndarray | None = None  # read only where asked for, and stored (framedb.hashing)
     mid: np.ndarray | None = None  # the same for the middle hashes
+    turned: np.ndarray | None = None  # and the turned hashes (twice as wide: framedb.turned)
 
 
 @dataclass(frozen=True)
