@@ -100,5 +100,6 @@ def _turned_dct(
         (1, 1, fr * fc),
     ):
         np.add.at(sample, (at, ((r0 + dr) * grid + c0 + dc).ravel()), weight)
-    coeffs = np.einsum("ui,vj,ijp->uvp", dct, dct, sample.reshape(side, side, grid * grid))
-    return np.ascontiguousarray(coeffs[us, vs].T, dtype=np.float32)
+    # The hash's coefficients of each sample: row k is the DCT basis picture of frequency (u, v)
+    basis = (dct[us][:, :, None] * dct[vs][:, None, :]).reshape(len(us), side * side)
+    return np.ascontiguousarray((basis @ sample).T, dtype=np.float32)
