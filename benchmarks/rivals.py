@@ -4,8 +4,10 @@ Every runner takes an original O and a copy C (paths, with the time of every fra
 and returns `Found`: the (frame of O, frame of C) pairs the tool's answer implies, the segment it
 places (O start, O end, C start, C end, seconds, inclusive frames) and the wall time of all it did.
 
-- framedb: `FrameDB.ingest([O, C])` and `matches()` in a fresh database; groups of occurrences
-  aligned at their starts, each with an optional `rate` and `mirrored`.
+- framedb: `FrameDB.ingest([O, C])` with as many decoders as `framedb ingest` starts by default
+  (one a core, at most one a video: FFmpeg decodes with a thread a core too) and `matches()`,
+  in a fresh database; groups of occurrences aligned at their starts, each with an optional
+  `rate` and `mirrored`.
 - vPDQ (Meta's ThreatExchange): `vpdq.computeHash` of every frame of both videos, and the eight
   dihedral PDQ hashes of O's frames (pdqhash) so mirrored copies can match; its own rule, quality
   >= 50 on both frames and Hamming distance < 31; each C frame paired with its nearest O frame.
@@ -178,12 +180,13 @@ def run_framedb(o: Path, c: Path, times: tuple[np.ndarray, np.ndarray]) -> Found
     """A fresh database, both videos ingested, `matches()`; every O-C pair of occurrences of
     every group gives pairs, the pair with the most gives the segment."""
     from framedb import FrameDB
+    from framedb.api import default_jobs
 
     with tempfile.TemporaryDirectory(prefix="framedb-transforms-") as tmp:
         started = time.perf_counter()
         db = FrameDB.open(Path(tmp) / "bench.db")
         try:
-            results = db.ingest([o, c])
+            results = db.ingest([o, c], jobs=default_jobs([o, c], None))
             groups = db.matches()
         finally:
             db.close()

@@ -242,7 +242,8 @@ def _tilted(ta: Track, tb: Track, pair: Pair, params: MatchParams) -> Line | Non
     first, last = nearest(tb.times, ends)
     jdx = np.arange(first, last + 1)
     jdx = jdx[tb.detail[jdx] >= params.min_detail]
-    if len(idx) < MIN_RATE_SEEDS or not len(jdx):
+    plain = cost(ta, tb, pair.line, idx, params)
+    if len(idx) < MIN_RATE_SEEDS or not len(jdx) or plain < RATE_MARGIN:  # none can beat it
         return None
     a, b = ta.codes[idx], tb.codes[jdx]
     if a.ndim == 2:
@@ -264,7 +265,7 @@ def _tilted(ta: Track, tb: Track, pair: Pair, params: MatchParams) -> Line | Non
             votes, best = int(count[top]), Line(float(bins[top] * width), float(rate))
     if best is None:
         return None
-    if cost(ta, tb, best, idx, params) > cost(ta, tb, pair.line, idx, params) - RATE_MARGIN:
+    if cost(ta, tb, best, idx, params) > plain - RATE_MARGIN:
         return None
     return best
 
@@ -348,9 +349,9 @@ def _explained(
     """Whether an earlier extension already covers the chain: the same diagonal (to within
     SAME_DIAGONAL frames, at a rate within 1 %), a shadow of an accepted one (less than
     motion_lag away where the chain is, whatever its rate: slow footage matches nearly as well;
-    but a chain on `whole` pictures is no shadow of a line found on parts of them, which it may
-    place better: `_closer`), or, inside one video, a multiple k x P of a loop's period P found
-    earlier (k steps of P imply it)."""
+    but a plain chain on `whole` pictures is no shadow of a line found on parts of them, which it
+    may place better: `_closer`), or, inside one video, a multiple k x P of a loop's period P
+    found earlier (k steps of P imply it)."""
     mid = float(ta.times[(chain.i0 + chain.i1) // 2])
     for s in seen:
         if not s.lo <= chain.i0 <= chain.i1 <= s.hi:
@@ -358,7 +359,7 @@ def _explained(
         apart = abs(float(chain.line.at(mid)) - float(s.line.at(mid)))
         if (
             s.accepted
-            and (s.whole or not whole)
+            and (s.whole or not whole or chain.line.rate != 1.0)
             and apart <= max(SAME_DIAGONAL * width, lag) + 1e-9
         ):
             return True
