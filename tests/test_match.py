@@ -306,6 +306,22 @@ def test_short_shared_segments_are_dropped() -> None:
     assert find_groups([a, b], MatchParams(min_length=2.0)) == []
 
 
+def test_ends_stop_where_the_footage_does_not_where_look_alikes_end() -> None:
+    """Before the shared footage (0 bits apart) both videos show other footage that happens
+    to sit 13 bits apart frame by frame, within the extension radius (14): the segment starts
+    where the shared footage does, not 5 frames before it."""
+    rng = np.random.default_rng(5)
+    shared, before = walk(rng, 60), walk(rng, 5)
+    bits = np.unpackbits(before, axis=1)
+    bits[:, rng.choice(64, 13, replace=False)] ^= 1  # the same 13 bits of every frame
+    near = np.packbits(bits, axis=1)
+    a = synthetic(np.concatenate([walk(rng, 30), before, shared, walk(rng, 30)]), 1)
+    b = synthetic(np.concatenate([walk(rng, 50), near, shared, walk(rng, 30)]), 2)
+    assert int(hamming(before, near).max()) == 13
+    [group] = find_groups([a, b])
+    assert occurrence_frames(group) == [(1, 35, 94), (2, 55, 114)]
+
+
 def random_codes(rng: np.random.Generator, n: int, nbytes: int) -> np.ndarray:
     """Random codes with clusters of near copies (0..12 bits apart), so that every distance
     around the radius occurs."""

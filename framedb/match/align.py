@@ -22,6 +22,7 @@ RATE_ROUNDS = 4
 # A line of another rate is not turned closer to 1 than this (log of the rate): footage within
 # 3 % of rate 1 is the plain lines' (framedb.match.diagonals), which a turned line would shadow.
 PLAIN_BAND = 0.03
+END_MARGIN = 6  # bits beyond a segment's median distance its end frames may sit (`trimmed`)
 SLOW_LAGS = (2, 4)  # multiples of motion_lag that slow footage must be specific over instead
 
 
@@ -283,6 +284,35 @@ def _contrast(
         return False
     contrast = np.minimum(before, after)[usable] - aligned[usable]
     return bool(np.quantile(contrast, 0.75) >= params.min_motion)
+
+
+def trimmed(
+    ta: Track,
+    tb: Track,
+    line: Line,
+    ends: tuple[int, int, int, int],
+    median: float,
+    params: MatchParams,
+) -> tuple[int, int, int, int]:
+    """The ends (a0, a1, b0, b1) of a pair segment along `line`, of median distance `median`,
+    without the frames at either end of either side farther than END_MARGIN bits beyond it (or
+    the seed radius): none left on a side, its first > its last.
+
+    The walk along a line (`extent`) ends at the last frame within extend_radius: next to a
+    copy's footage it can walk a few frames into unrelated footage that happens to be that
+    close (a clip in a phone's frame began 4 frames early, its filler 14 bits from the
+    original's, the clip's frames 0-2)."""
+    limit = max(params.radius, median + END_MARGIN)
+    out = []
+    for track, other, along, (first, last) in (
+        (ta, tb, line, ends[:2]),
+        (tb, ta, line.inverse(), ends[2:]),
+    ):
+        idx = np.arange(first, last + 1)
+        dist, status = compare(track, other, along, idx, params)
+        close = idx[(status == 1) & (dist <= limit)]
+        out += [int(close[0]), int(close[-1])] if len(close) else [last + 1, last]
+    return out[0], out[1], out[2], out[3]
 
 
 def snap(ta: Track, tb: Track, i: int, j: int, params: MatchParams) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from framedb.hashing import hamming
-from framedb.match.align import Line, compare, cost, extent, moving, refine, snap
+from framedb.match.align import Line, compare, cost, extent, moving, refine, snap, trimmed
 from framedb.match.seeds import Runs
 from framedb.match.tracks import PARTS, TURNED, WHOLE, MatchParams, Track, nearest
 
@@ -296,11 +296,12 @@ def _extended(
     ):
         return None, line, seen_lo, seen_hi
     b0, b1, _, _ = extent(tb, ta, line.inverse(), chain.j0, chain.j1, params)
-    if abs(line.at(ta.times[a0]) - tb.times[b0]) > 0.25 * tb.step:  # off the frame grid
+    median = float(np.median(dist[status != 0]))
+    a0, a1, b0, b1 = trimmed(ta, tb, line, (a0, a1, b0, b1), median, params)
+    if a0 <= a1 and abs(line.at(ta.times[a0]) - tb.times[b0]) > 0.25 * tb.step:  # off the grid
         a0, b0 = snap(ta, tb, a0, b0, params)
     if a0 > a1 or b0 > b1:
         return None, line, seen_lo, seen_hi
-    median = float(np.median(dist[status != 0]))
     return Pair(chain.a, chain.b, line, a0, a1, b0, b1, False, median), line, seen_lo, seen_hi
 
 
