@@ -34,9 +34,10 @@ GREY_SIZE = 64
 DETAIL_SIZE = 16
 FLAT_DETAIL = 4.0  # below this a frame is flat (black, a fade's end): it matches everything
 BAR_LEVEL = 24  # grey level below which an edge row or column counts as a black bar
-# phash compares its DCT coefficients with their median on a grid of 1/1024 grey level: float32
-# sums differ by ~1e-6 between CPUs' matrix kernels, which must not flip a bit. Coefficients equal
-# in exact arithmetic (a symmetric picture has many) then tie here too, on every machine.
+# Every DCT hash compares its coefficients on a grid of 1/1024 grey level (phash with their
+# median, the dct and turned hashes with 0): float32 sums differ by ~1e-6 between CPUs' matrix
+# kernels, which must not flip a bit. Coefficients equal in exact arithmetic (a symmetric picture
+# has many) then tie here too, on every machine.
 PHASH_GRID = 1024.0
 # The inner picture: the centre of the content box, this fraction of each side (a crop to 75 %
 # and a zoom of 1.2x both land within 7 % of it, close enough for the hash).

@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -204,59 +205,30 @@ def test_a_database_made_before_stored_segments_upgrades_and_is_told_to_recomput
         assert db.matches() == groups and db.check().ok
 
 
-def test_a_database_made_before_middle_hashes_upgrades_in_place_and_answers_as_before(
-    tmp_path: Path, library: Path
+@pytest.mark.parametrize(
+    ("before", "flag", "column", "what"),
+    [
+        ("0003", "has_mid", "mid_hash", "middle hash"),
+        ("0004", "has_turned", "turned_hash", "turned hash"),
+    ],
+)
+def test_a_database_made_before_a_hash_upgrades_in_place_and_answers_as_before(
+    tmp_path: Path, library: Path, before: str, flag: str, column: str, what: str
 ) -> None:
-    """A 0003 database (inner hashes and stored segments, no middle hashes): opening it upgrades
-    it in place; its videos answer as before, from what is stored and from their frames; a video
-    ingested then gets middle hashes and matches the old ones; `check` passes, and notices a
-    middle hash that goes missing."""
-
+    """A database from before the middle hashes (0003: inner hashes and stored segments) or the
+    turned ones (0004): opening it upgrades it in place; its videos answer as before, from what
+    is stored and from their frames; a video ingested then gets the new hashes and matches the
+    old ones; `check` passes, and notices one of them that goes missing."""
     path = tmp_path / "before.db"
     with FrameDB.open(path) as db:
         db.ingest([library / "looped.mp4"])
         groups, loops = db.matches(), db.loops(library / "looped.mp4")
-        assert all(v.has_mid for v in db.videos())
-    migrate(path, "0003", command.downgrade).dispose()
-    with FrameDB.open(path) as db:
-        assert current_revision(db.store.engine) == HEAD
-        assert not any(v.has_mid for v in db.videos())
-        assert db.segments_note() is None
-        assert db.matches() == groups
-        assert db.loops(library / "looped.mp4").groups == loops.groups
-        assert db.matches(recompute=True) == groups
-        assert db.check().ok
-        db.ingest([library / "copy.mp4"])
-        new = db.video("copy.mp4")
-        assert new.has_mid
-        looped = db.video("looped.mp4").id
-        shared = [
-            g for g in db.matches() if {o.video_id for o in g.occurrences} == {looped, new.id}
-        ]
-        assert len(shared) == 1 and len(shared[0].occurrences) == 4
-        assert db.check().ok
-        _lose_one(db, new.id, "mid_hash")
-        report = db.check()
-        assert not report.ok and any("middle hash" in p for p in report.problems)
-
-
-def test_a_database_made_before_turned_hashes_upgrades_in_place_and_answers_as_before(
-    tmp_path: Path, library: Path
-) -> None:
-    """A 0004 database (middle hashes, no turned hashes): opening it upgrades it in place; its
-    videos answer as before, from what is stored and from their frames; a video ingested then
-    gets turned hashes and matches the old ones; `check` passes, and notices a turned hash that
-    goes missing."""
-    path = tmp_path / "before.db"
-    with FrameDB.open(path) as db:
-        db.ingest([library / "looped.mp4"])
-        groups, loops = db.matches(), db.loops(library / "looped.mp4")
-        assert all(v.has_turned for v in db.videos())
-    migrate(path, "0004", command.downgrade).dispose()
+        assert all(getattr(v, flag) for v in db.videos())
+    migrate(path, before, command.downgrade).dispose()
     with FrameDB.open(path) as db:
         assert current_revision(db.store.engine) == HEAD
         old = db.video("looped.mp4")
-        assert old.has_mid and not old.has_turned
+        assert not getattr(old, flag)
         assert db.segments_note() is None
         assert db.matches() == groups
         assert db.loops(library / "looped.mp4").groups == loops.groups
@@ -264,15 +236,15 @@ def test_a_database_made_before_turned_hashes_upgrades_in_place_and_answers_as_b
         assert db.check().ok
         db.ingest([library / "copy.mp4"])
         new = db.video("copy.mp4")
-        assert new.has_turned
+        assert getattr(new, flag)
         shared = [
             g for g in db.matches() if {o.video_id for o in g.occurrences} == {old.id, new.id}
         ]
         assert len(shared) == 1 and len(shared[0].occurrences) == 4
         assert db.check().ok
-        _lose_one(db, new.id, "turned_hash")
+        _lose_one(db, new.id, column)
         report = db.check()
-        assert not report.ok and any("turned hash" in p for p in report.problems)
+        assert not report.ok and any(what in p for p in report.problems)
 
 
 def _lose_one(db: FrameDB, video_id: int, column: str) -> None:
