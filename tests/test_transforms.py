@@ -95,6 +95,25 @@ def test_matches_and_find_place_a_changed_copy(name: str, original: Path, tmp_pa
         _check(o, c, speed, name.startswith("mirror"))
 
 
+@pytest.mark.parametrize("degrees", [5.0, -5.0])
+def test_a_turned_copy_is_found_whichever_is_stored_first(tmp_path: Path, degrees: float) -> None:
+    # Turned hashes are not indexed: stored first, the copy is found by the original's turned
+    # hashes among its hashes; stored second, by its own turned back among the original's
+    # inner hashes. Scene 12 turned comes within 4 bits of no other stored hash (without the
+    # turned hashes' lookups neither order finds it).
+    clip = Segment(12, 0.0, 5.0)
+    original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
+    write_video(original, [Segment(42, 0.0, 2.0), clip, Segment(43, 0.0, 1.5)], size=SIZE)
+    write_video(copy, [HEAD, clip, Segment(45, 0.0, 1.5)], size=SIZE, crf=28, look=Rotate(degrees))
+    for order in ((original, copy), (copy, original)):
+        with FrameDB.open(tmp_path / f"{order[0].stem}-first.db") as db:
+            for path in order:
+                db.ingest([path])
+            [group] = db.matches()
+            o, c = sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4")
+            _check(o, c, 1.0, False)
+
+
 def test_a_dim_4_3_clip_in_a_phone_frame_is_found(tmp_path: Path) -> None:
     # A low-contrast 4:3 clip across a phone's frame: its band is not the 16:9 one guessed from
     # the frame's shape, and the blurred fill around it is about as sharp as its dark rows.
