@@ -298,8 +298,8 @@ def _extended(
     b0, b1, _, _ = extent(tb, ta, line.inverse(), chain.j0, chain.j1, params)
     median = float(np.median(dist[status != 0]))
     a0, a1, b0, b1 = trimmed(ta, tb, line, (a0, a1, b0, b1), median, params)
-    if a0 <= a1 and abs(line.at(ta.times[a0]) - tb.times[b0]) > 0.25 * tb.step:  # off the grid
-        a0, b0 = snap(ta, tb, a0, b0, params)
+    if a0 <= a1 and b0 <= b1 and abs(line.at(ta.times[a0]) - tb.times[b0]) > tb.step / 4:
+        a0, b0 = snap(ta, tb, a0, b0, params)  # off the frame grid
     if a0 > a1 or b0 > b1:
         return None, line, seen_lo, seen_hi
     return Pair(chain.a, chain.b, line, a0, a1, b0, b1, False, median), line, seen_lo, seen_hi
