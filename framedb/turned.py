@@ -14,10 +14,11 @@ counter-clockwise hash, which turns it back, near the source's inner hash (a cen
 zoomed). Neither is indexed: of two videos the one looked up later finds the other by its own
 (framedb.match.hits.videos_near).
 
-Computed from the picture already scaled for the other hashes: averaged to GRID x GRID, sampled
-bilinearly where the turned box's pixels fall (in display proportions: a box of 16:9 turns as
-16:9, not as the square the grey picture squeezes it into), and transformed, all one matrix per
-box, aspect and hash size: one product per batch, ~2.5 µs a frame (hashing takes ~11).
+Computed from the picture already scaled for the other hashes: averaged to the side the DCT hash
+transforms (32 x 32 for 8 x 8 bits), sampled bilinearly where the turned box's pixels fall (in
+display proportions: a box of 16:9 turns as 16:9, not as the square the grey picture squeezes it
+into), and transformed, all one matrix per box, aspect and hash size: one product per batch,
+~2.5 µs a frame (hashing takes ~11).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def turned(
 ) -> np.ndarray | None:
     """The clockwise and counter-clockwise turned hashes of a batch of grey pictures (B, H, W)
     whose content is `box` (rows, columns) and whose picture is `aspect` times as wide as high
-    as shown: (B, 2 x spec.nbytes) packed bits; None for a hash without a DCT (ahash, dhash,
-    phash), whose turned form is not computed."""
+    as shown: (B, 2 x spec.nbytes) packed bits; None for the other kinds of hash (ahash,
+    dhash, phash), which get no turned hashes, as they get no mirror mask."""
     if spec.kind != "dct":
         return None
     grid = min(hashing.GREY_SIZE, 4 * spec.size)
@@ -57,7 +58,11 @@ def turned(
         cols.start * scale[0],
         cols.stop * scale[0],
     )
-    box_aspect = round(aspect * (cols.stop - cols.start) / max(rows.stop - rows.start, 1), 3)
+    width, height = (
+        (cols.stop - cols.start) / grey.shape[-1],
+        (rows.stop - rows.start) / grey.shape[-2],
+    )
+    box_aspect = round(aspect * width / max(height, 1e-9), 3)
     out = []
     for degrees in (TURN_DEGREES, -TURN_DEGREES):
         transform = _turned_dct(grid, key, box_aspect, degrees, spec.size)
