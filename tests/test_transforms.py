@@ -99,8 +99,9 @@ def test_matches_and_find_place_a_changed_copy(name: str, original: Path, tmp_pa
 def test_a_turned_copy_is_found_whichever_is_stored_first(tmp_path: Path, degrees: float) -> None:
     # Turned hashes are not indexed: stored first, the copy is found by the original's turned
     # hashes among its hashes; stored second, by its own turned back among the original's
-    # inner hashes. Scene 12 turned comes within 4 bits of no other stored hash (without the
-    # turned hashes' lookups neither order finds it).
+    # inner hashes. Scene 12 turned comes within 4 bits of few other stored hashes: without the
+    # turned hashes' lookups, turned clockwise it is found in neither order, counter-clockwise
+    # not when the copy is stored first.
     clip = Segment(12, 0.0, 5.0)
     original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
     write_video(original, [Segment(42, 0.0, 2.0), clip, Segment(43, 0.0, 1.5)], size=SIZE)
