@@ -19,8 +19,8 @@ SETTLE_FRAMES = 8  # how far a single hit may sit from its true alignment (where
 # Rounds of 1 % steps (3 each way) a rate is refined by, each from the best of the last: a rate
 # fitted to the seeds of slow footage can be 8 % off.
 RATE_ROUNDS = 4
-# A line of another rate is not turned closer to 1 than this (log of the rate): footage within
-# 3 % of rate 1 is the plain lines' (framedb.match.diagonals), which a turned line would shadow.
+# A line of another rate is not tilted closer to 1 than this (log of the rate): footage within
+# 3 % of rate 1 is the plain lines' (framedb.match.diagonals), which a tilted line would shadow.
 PLAIN_BAND = 0.03
 END_MARGIN = 6  # bits beyond a segment's median distance its end frames may sit (`trimmed`)
 SLOW_LAGS = (2, 4)  # multiples of motion_lag that slow footage must be specific over instead
@@ -159,18 +159,18 @@ def refine(
     if not len(idx):
         return line
     middle = float(ta.times[idx].mean())
-    found = _turned(ta, tb, line, idx, middle, 0.0, params, same=same)
+    found = _tilts(ta, tb, line, idx, middle, 0.0, params, same=same)
     if line.rate != 1.0:
         for _ in range(RATE_ROUNDS):  # 1 % steps, again from the best while it is at the edge
             around = found[0]
-            found = _turned(ta, tb, around, idx, middle, 0.01, params, same=same, best=found)
+            found = _tilts(ta, tb, around, idx, middle, 0.01, params, same=same, best=found)
             if abs(found[0].rate / around.rate - 1) < 0.025:
                 break
-        found = _turned(ta, tb, found[0], idx, middle, 0.0025, params, same=same, best=found)
+        found = _tilts(ta, tb, found[0], idx, middle, 0.0025, params, same=same, best=found)
     return found[0]
 
 
-def _turned(
+def _tilts(
     ta: Track,
     tb: Track,
     line: Line,
@@ -182,7 +182,7 @@ def _turned(
     same: bool,
     best: tuple[Line, float] = (Line(0.0), math.inf),
 ) -> tuple[Line, float]:
-    """The best of `best` and `line` turned about time `middle` by k x `step` of its rate (k
+    """The best of `best` and `line` tilted about time `middle` by k x `step` of its rate (k
     from -3 to 3; none for a step of 0) and shifted by up to a frame, with its cost."""
     for k in sorted(range(-3, 4), key=abs) if step else [0]:
         rate = line.rate * (1 + k * step)
@@ -291,28 +291,32 @@ def trimmed(
     tb: Track,
     line: Line,
     ends: tuple[int, int, int, int],
+    a_side: tuple[np.ndarray, np.ndarray],
     median: float,
     params: MatchParams,
 ) -> tuple[int, int, int, int]:
     """The ends (a0, a1, b0, b1) of a pair segment along `line`, of median distance `median`,
     without the frames at either end of either side farther than END_MARGIN bits beyond it (or
-    the seed radius): none left on a side, its first > its last.
+    the seed radius): none left on a side, its first > its last. `a_side`: the (distance,
+    status) of frames a0..a1, as `compare` gave them.
 
     The walk along a line (`extent`) ends at the last frame within extend_radius: next to a
     copy's footage it can walk a few frames into unrelated footage that happens to be that
     close (a clip in a phone's frame began 4 frames early, its filler 14 bits from the
     original's, the clip's frames 0-2)."""
     limit = max(params.radius, median + END_MARGIN)
-    out = []
-    for track, other, along, (first, last) in (
-        (ta, tb, line, ends[:2]),
-        (tb, ta, line.inverse(), ends[2:]),
-    ):
-        idx = np.arange(first, last + 1)
-        dist, status = compare(track, other, along, idx, params)
-        close = idx[(status == 1) & (dist <= limit)]
-        out += [int(close[0]), int(close[-1])] if len(close) else [last + 1, last]
-    return out[0], out[1], out[2], out[3]
+    a0, a1, b0, b1 = ends
+    b_side = compare(tb, ta, line.inverse(), np.arange(b0, b1 + 1), params)
+    return (*_close_ends(a0, a1, *a_side, limit), *_close_ends(b0, b1, *b_side, limit))
+
+
+def _close_ends(
+    first: int, last: int, dist: np.ndarray, status: np.ndarray, limit: float
+) -> tuple[int, int]:
+    """The first and last of frames first..last (their `dist` and `status`) matched within
+    `limit`; first > last if none is."""
+    close = first + np.flatnonzero((status == 1) & (dist <= limit))
+    return (int(close[0]), int(close[-1])) if len(close) else (last + 1, last)
 
 
 def snap(ta: Track, tb: Track, i: int, j: int, params: MatchParams) -> tuple[int, int]:

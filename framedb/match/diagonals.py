@@ -288,16 +288,16 @@ def _extended(
     # footage repeated inside one video went through one encoder, and slow footage (a hall
     # with people walking) is within 9-10 bits of itself seconds later: there, the radius.
     limit = params.radius if same else params.radius + 2
+    median = float(np.median(dist[status != 0]))
     if (
         length < params.min_length
         or (status == 1).sum() < 0.5 * (status != 0).sum()
-        or np.median(dist[status != 0]) > limit
+        or median > limit
         or not moving(ta, tb, line, matched, params)
     ):
         return None, line, seen_lo, seen_hi
     b0, b1, _, _ = extent(tb, ta, line.inverse(), chain.j0, chain.j1, params)
-    median = float(np.median(dist[status != 0]))
-    a0, a1, b0, b1 = trimmed(ta, tb, line, (a0, a1, b0, b1), median, params)
+    a0, a1, b0, b1 = trimmed(ta, tb, line, (a0, a1, b0, b1), (dist, status), median, params)
     if a0 <= a1 and b0 <= b1 and abs(line.at(ta.times[a0]) - tb.times[b0]) > tb.step / 4:
         a0, b0 = snap(ta, tb, a0, b0, params)  # off the frame grid
     if a0 > a1 or b0 > b1:
