@@ -106,12 +106,15 @@ def write_video(
     start_pts: int = 0,
     frame_times: Sequence[float] | None = None,
     look: Callable[[np.ndarray, float, int], np.ndarray] | None = None,
+    pixel_aspect: Fraction | None = None,
 ) -> list[float]:
     """Encode `segments` to `path` and return the video time of every frame written.
 
     `frame_times` gives explicit (variable-rate) frame times instead of a constant `fps`;
     `start_pts` shifts every timestamp so that the stream starts later than zero; `look`
-    changes every picture (a look below: the frame size is that of its pictures).
+    changes every picture (a look below: the frame size is that of its pictures);
+    `pixel_aspect` stores the pictures anamorphically: squeezed to 1 / pixel_aspect of their
+    width, with that sample aspect ratio, so that they show as drawn.
     """
     total = sum(seg.duration for seg in segments)
     if frame_times is None:
@@ -121,7 +124,10 @@ def write_video(
     def drawn(k: int, t: float) -> np.ndarray:
         seg, offset = locate(segments, t)
         rgb = picture(segments[seg], offset, width, height)
-        return rgb if look is None else look(rgb, t, k)
+        rgb = rgb if look is None else look(rgb, t, k)
+        if pixel_aspect is None:
+            return rgb
+        return _resize(rgb, (round(rgb.shape[1] / pixel_aspect / 2) * 2, rgb.shape[0]))
 
     shown = drawn(0, frame_times[0]).shape if frame_times else (height, width)
     time_base = Fraction(1, fps * 1000)
@@ -131,6 +137,8 @@ def write_video(
             raise ValueError(f"{codec} is not a video codec")
         stream.height, stream.width = shown[0], shown[1]
         stream.pix_fmt = "yuv420p"
+        if pixel_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         if codec == "libx264":

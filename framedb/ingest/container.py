@@ -20,6 +20,7 @@ from framedb.ingest.files import NotRegularFileError, one_line, open_regular, sh
 from framedb.store.hashed import VideoInfo
 
 MAX_PIXELS = 8192 * 8192  # the largest frame any reader lets FFmpeg allocate
+MAX_PIXEL_ASPECT = 4  # a sample aspect ratio past this (or under its inverse) is taken as unset
 
 # Nested opens are what a playlist or concat list inside a file would do (read other files or URLs
 # named by its content); with no protocol allowed, FFmpeg reads the one file it was handed.
@@ -161,6 +162,16 @@ def rotation_of(stream: Any) -> int:
     return 0
 
 
+def pixel_aspect_of(stream: Any) -> Fraction:
+    """A pixel's width over its height as shown (the stream's sample aspect ratio); 1 when it
+    says nothing or something no display would do (0, unset, beyond MAX_PIXEL_ASPECT)."""
+    with contextlib.suppress(AttributeError, TypeError, ValueError, ZeroDivisionError):
+        sar = Fraction(stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio)
+        if 1 / MAX_PIXEL_ASPECT <= sar <= MAX_PIXEL_ASPECT:
+            return sar
+    return Fraction(1)
+
+
 def stream_info(stream: Any) -> VideoInfo:
     cc = stream.codec_context
     rotation = rotation_of(stream)
@@ -173,4 +184,5 @@ def stream_info(stream: Any) -> VideoInfo:
         time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
         average_rate=Fraction(rate) if rate and rate > 0 else None,
         start_pts=stream.start_time,
+        pixel_aspect=pixel_aspect_of(stream),
     )

@@ -21,12 +21,15 @@ class VideoInfo:
     time_base: Fraction
     average_rate: Fraction | None
     start_pts: int | None
+    pixel_aspect: Fraction = Fraction(1)  # a pixel's width over its height as shown (SAR)
 
     @property
     def display_size(self) -> tuple[int, int]:
-        """(width, height) as shown: turned by the stream's rotation."""
+        """(width, height) as shown: pixels stretched to their aspect (an anamorphic DVD's
+        720 x 576 shows as 1024 x 576), then turned by the stream's rotation."""
+        width = max(1, round(self.width * self.pixel_aspect)) if self.width else 0
         turned = self.rotation % 180 == 90
-        return (self.height, self.width) if turned else (self.width, self.height)
+        return (self.height, width) if turned else (width, self.height)
 
 
 Codes = np.ndarray | None  # a column of codes a video may be stored without
