@@ -15,7 +15,7 @@ import pytest
 from framedb.hashing import hamming
 from framedb.hashspec import HashSpec
 from framedb.ingest.extract import hash_video
-from framedb.match import join
+from framedb.match import join, seeds
 from framedb.match.align import extend_occurrence
 from framedb.match.groups import find_groups
 from framedb.match.join import near_pairs
@@ -340,20 +340,31 @@ def brute_force(codes: np.ndarray, radius: int) -> set[tuple[int, int, int]]:
     return set(zip(i.tolist(), j.tolist(), d[i, j].tolist(), strict=True))
 
 
+@pytest.mark.parametrize("anchored", [False, True])
 @pytest.mark.parametrize("multi_index", [False, True])
 @pytest.mark.parametrize(("nbytes", "radius"), [(8, 0), (8, 3), (8, 8), (8, 11), (4, 5), (32, 20)])
 def test_near_pairs_equals_brute_force(
-    monkeypatch: pytest.MonkeyPatch, multi_index: bool, nbytes: int, radius: int
+    monkeypatch: pytest.MonkeyPatch, multi_index: bool, nbytes: int, radius: int, anchored: bool
 ) -> None:
     if multi_index:  # force the multi-index join even on a small input
         monkeypatch.setattr(join, "BRUTE_MAX", 0)
     rng = np.random.default_rng(radius * 100 + nbytes)
     codes = random_codes(rng, 1200, nbytes)
-    i, j, d = near_pairs(codes, radius)
+    anchor = rng.random(len(codes)) < 0.3 if anchored else None
+    i, j, d = near_pairs(codes, radius, anchor)
     got = set(zip(i.tolist(), j.tolist(), d.tolist(), strict=True))
-    assert got == brute_force(codes, radius)
+    expected = brute_force(codes, radius)
+    if anchor is not None:  # the pairs with an anchored row, and no other
+        expected = {(a, b, e) for a, b, e in expected if anchor[a] or anchor[b]}
+    assert got == expected
     assert len(got) >= 50  # the clusters really produce pairs
     assert np.all(i < j) and np.all(np.diff(i * len(codes) + j) > 0)  # sorted, no repeats
+
+
+def test_every_link_has_a_linked_view_at_one_end() -> None:
+    # The join of near codes leaves out the pairs of codes of other views (seeds.LINKED)
+    assert 0 in seeds.LINKED  # the plain links: hashes with hashes
+    assert all(a in seeds.LINKED or b in seeds.LINKED for a, b, _ in seeds.RELATIONS)
 
 
 @pytest.mark.parametrize("multi_index", [False, True])
@@ -425,8 +436,6 @@ def test_distinct_codes_are_those_of_a_sort_of_rows(rows: int, distinct: int, nb
     """Runs' distinct codes, whichever way they are found (hashed when a sample shows few, as
     in a long loop; sorted as integers; rows of bytes for wider codes): the sorted distinct rows
     and each row's index among them, as np.unique over rows of bytes gives them."""
-    from framedb.match import seeds
-
     rng = np.random.default_rng(distinct)
     table = rng.integers(0, 256, (distinct, nbytes), np.uint8)
     codes = table[rng.integers(0, distinct, rows)]

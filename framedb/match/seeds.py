@@ -49,6 +49,10 @@ RELATIONS = (
     (6, 2, False),
     (7, 2, False),
 )
+# Every link has a run of one of these blocks at one end (the plain links join block 0 with
+# itself; every relation has block 0 or 2 in it): the join of near codes looks for the pairs with
+# a code of theirs in them only.
+LINKED = (0, 2)
 
 
 @dataclass(frozen=True)
@@ -147,9 +151,10 @@ class _Linker:
     dist: np.ndarray
 
     @classmethod
-    def build(cls, runs: Runs, radius: int) -> _Linker:
+    def build(cls, runs: Runs, radius: int, anchored: np.ndarray | None = None) -> _Linker:
+        """`anchored`: the codes a link can start or end at (`near_pairs`); None: all."""
         total, nc = len(runs.code), len(runs.codes)
-        iu, iv, dd = near_pairs(runs.codes, radius)
+        iu, iv, dd = near_pairs(runs.codes, radius, anchored)
         ids = np.arange(nc, dtype=np.int64)
         src = np.concatenate([iu, iv, ids])
         by_src = np.argsort(src, kind="stable")
@@ -210,7 +215,11 @@ def seeds_of(
     loop is a chain of links. Then the RELATIONS between blocks, from runs that repeat nothing.
     """
     n = (len(runs.offsets) - 1) // blocks
-    linker = _Linker.build(runs, params.radius)
+    anchored = None
+    if blocks > 1:
+        anchored = np.zeros(len(runs.codes), bool)
+        anchored[runs.code[np.isin(runs.track // n, LINKED)]] = True
+    linker = _Linker.build(runs, params.radius, anchored)
     plain = np.arange(runs.offsets[n])  # the first block's runs
     track_end = runs.offsets[runs.track[plain] + 1]
     same_from = _same_track_from(runs, n, params.min_gap)
