@@ -49,7 +49,16 @@ from footage import (  # noqa: E402
     number,
     piece,
 )
-from rivals import RIVALS, Found, Score, cell, negative_cell, score, versions  # noqa: E402
+from rivals import (  # noqa: E402
+    RIVALS,
+    Found,
+    Score,
+    cell,
+    negative_cell,
+    score,
+    versions,
+    warm_up,
+)
 
 from framedb.synth import (  # noqa: E402
     Blur,
@@ -210,6 +219,7 @@ def run(
     out: dict[str, dict[str, Score]] = {}
     each: dict[str, dict[str, Score]] = {}
     failures: list[str] = []
+    warm_up()
     for case in todo:
         paths = files[case.o.filename()], files[case.c.filename()]
         o, c = (truths.setdefault(v.filename(), v.truth()) for v in (case.o, case.c))
