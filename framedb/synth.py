@@ -25,7 +25,9 @@ class Segment:
     """`duration` seconds of `scene` starting at source time `start`.
 
     kind "scene" moves; "still" holds the picture of `start`; "black" is black; "fade" fades the
-    scene's picture at `start` from full brightness to black.
+    scene's picture at `start` from full brightness to black. `pictures`: the scene as shot at
+    that many pictures a second of footage, each held until the next (a 10 fps camera's footage
+    shown at 30 fps holds each picture for three frames).
     """
 
     scene: int
@@ -33,6 +35,7 @@ class Segment:
     duration: float
     kind: str = "scene"
     speed: float = 1.0  # footage seconds a second of the video shows (1.25: played faster)
+    pictures: float | None = None
 
 
 @lru_cache(maxsize=32)
@@ -73,7 +76,10 @@ def render(scene: int, t: float, width: int, height: int) -> np.ndarray:
 def picture(segment: Segment, offset: float, width: int, height: int) -> np.ndarray:
     """The picture `offset` seconds into `segment`."""
     if segment.kind == "scene":
-        return render(segment.scene, segment.start + offset * segment.speed, width, height)
+        t = segment.start + offset * segment.speed
+        if segment.pictures:
+            t = math.floor(t * segment.pictures + 1e-6) / segment.pictures
+        return render(segment.scene, t, width, height)
     if segment.kind == "still":
         return render(segment.scene, segment.start, width, height)
     if segment.kind == "black":
