@@ -75,18 +75,22 @@ def compare(
     right = np.clip(np.searchsorted(tb.times, t), 0, len(tb) - 1)
     left = np.maximum(right - 1, 0)
     to_left, to_right = np.abs(t - tb.times[left]), np.abs(tb.times[right] - t)
-    reach = 0.7 * tb.step if both else 0.0
-    far = np.int32(1 << 20)
-    dist = np.minimum(
-        np.where(
-            (to_left <= to_right) | (to_left < reach), distance(ta.codes[idx], tb.codes[left]), far
-        ),
-        np.where(
-            (to_right < to_left) | (to_right < reach),
-            distance(ta.codes[idx], tb.codes[right]),
-            far,
-        ),
-    )
+    if both:
+        reach, far = 0.7 * tb.step, np.int32(1 << 20)
+        dist = np.minimum(
+            np.where(
+                (to_left <= to_right) | (to_left < reach),
+                distance(ta.codes[idx], tb.codes[left]),
+                far,
+            ),
+            np.where(
+                (to_right < to_left) | (to_right < reach),
+                distance(ta.codes[idx], tb.codes[right]),
+                far,
+            ),
+        )
+    else:  # one code comparison a frame, not two (refinement compares thousands of lines)
+        dist = distance(ta.codes[idx], tb.codes[np.where(to_left <= to_right, left, right)])
     slack = 0.75 * max(tb.step, ta.step * line.rate)
     off = (t < tb.times[0] - slack) | (t > tb.times[-1] + slack)
     gap = np.minimum(to_left, to_right) > slack
@@ -226,7 +230,8 @@ def _lined_up(ta: Track, tb: Track, lines: list[Line], idx: np.ndarray) -> np.nd
     those of `tb` at the times the line maps them to (between the same two moments); -1 where
     fewer than MIN_STEP_FRAMES map inside `tb`, or either side does not change."""
     mine = _changes(ta.codes, idx)
-    t = np.stack([candidate.at((ta.times[idx] + ta.times[idx + 1]) / 2) for candidate in lines])
+    rate, dt = (np.array([[getattr(c, k)] for c in lines]) for k in ("rate", "dt"))
+    t = rate * ((ta.times[idx] + ta.times[idx + 1]) / 2)[None, :] + dt
     lo = max(0, int(np.searchsorted(tb.times, t.min())) - 2)  # the stretch of tb mapped to
     hi = min(len(tb) - 1, int(np.searchsorted(tb.times, t.max())) + 2)
     if hi <= lo:
