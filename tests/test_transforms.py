@@ -199,9 +199,10 @@ def test_slow_footage_played_faster_in_an_inset(tmp_path: Path) -> None:
 
 
 def test_held_pictures_played_faster_in_an_inset_keep_their_rate(tmp_path: Path) -> None:
-    # Slow footage shot at 10 pictures a second (each held for three frames), played 1.25x
-    # faster in an inset: its hashes fit a rate 2 % off about as well (1.226 without lining up
-    # the pictures' changes, framedb.match.align.in_step), which puts the far end 0.1 s off.
+    # Slow footage (a sixth of the scene's speed) shown at 10 pictures a second, each held for
+    # three frames (60 pictures a second of footage), played 1.25x faster in an inset: its
+    # hashes fit a rate 2 % off about as well (1.226 without lining up the pictures' changes,
+    # framedb.match.align._in_step), which puts the far end 0.1 s off.
     held = Segment(12, 0.0, 7.0, speed=1 / 6, pictures=60)
     original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
     write_video(original, [Segment(42, 0.0, 2.0), held, Segment(43, 0.0, 1.5)], size=SIZE)

@@ -24,7 +24,7 @@ RATE_ROUNDS = 4
 PLAIN_BAND = 0.03
 END_MARGIN = 6  # bits beyond a segment's median distance its end frames may sit (`trimmed`)
 SLOW_LAGS = (2, 4)  # multiples of motion_lag that slow footage must be specific over instead
-# `in_step`: rates tried around a refined one (0.25 % apart, up to 3 % each way), how much
+# `_in_step`: rates tried around a refined one (0.25 % apart, up to 3 % each way), how much
 # farther (bits a frame) their frames may be, and how much better the footage's changes must
 # line up along one, and at least how well, for it to win
 STEP_RATES = 12
@@ -157,7 +157,7 @@ def refine(
     """The line within a frame of `line` that best matches frames first..last of `ta`: the
     offset to a quarter of a frame and, for a line of another rate, the rate to 0.25 % (1 %
     steps, 3 each way, from the best again while it is at their edge, up to RATE_ROUNDS times;
-    then quarters around the best; then `in_step`).
+    then quarters around the best; then `_in_step`).
 
     Seeds scatter by a frame or two (slow motion, other frame rates, heavy compression); the
     occurrences are aligned at their starts, so the offset has to be right to a fraction of one.
@@ -180,11 +180,11 @@ def refine(
             if abs(found[0].rate / around.rate - 1) < 0.025:
                 break
         found = _tilts(ta, tb, found[0], idx, middle, 0.0025, params, same=same, best=found)
-        return in_step(ta, tb, found, idx, middle, params, same=same)
+        return _in_step(ta, tb, found, idx, middle, params, same=same)
     return found[0]
 
 
-def in_step(
+def _in_step(
     ta: Track,
     tb: Track,
     found: tuple[Line, float],
