@@ -217,6 +217,26 @@ def test_held_pictures_played_faster_in_an_inset_keep_their_rate(tmp_path: Path)
         assert abs(c.start_time - 1.5) <= 0.05 and abs(c.end_time - 7.1) <= 0.1
 
 
+@pytest.mark.parametrize(("scene", "speed"), [(10, 1 / 3), (7, 1 / 6)])
+def test_a_crop_of_slow_held_footage_is_placed_on_its_cuts(
+    tmp_path: Path, scene: int, speed: float
+) -> None:
+    # Slow footage (a third, a sixth of the scene's speed) shown at 10 pictures a second, each
+    # held three frames, cropped to 75 %: 6 % off in scale from the original's inner picture,
+    # its hashes fit offsets frames apart about as well (without the cuts, framedb.match.cuts:
+    # scene 10 placed 3 frames early, scene 7 25 frames late). Both videos cut at both ends of
+    # the shared footage: 2 s to 9 s of the original, 1.5 s to 8.5 s of the copy.
+    held = Segment(scene, 0.0, 7.0, speed=speed, pictures=round(10 / speed))
+    original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
+    write_video(original, [Segment(42, 0.0, 2.0), held, Segment(43, 0.0, 1.5)], size=SIZE)
+    write_video(copy, [HEAD, held, Segment(45, 0.0, 1.5)], size=SIZE, crf=28, look=Crop(0.75))
+    with FrameDB.open(tmp_path / "t.db") as db:
+        db.ingest([original, copy])
+        [group] = db.matches()
+        o, c = sorted(group.occurrences, key=lambda x: Path(x.video).name != "original.mp4")
+        assert (o.start_frame, o.end_frame, c.start_frame, c.end_frame) == (60, 269, 45, 254)
+
+
 def _check_slow(o: Occurrence, c: Occurrence) -> None:
     """The slow footage: 2 s to 9 s of the original, 1.5 s to 7.1 s of the copy, 1.25x faster."""
     assert abs(o.start_time - 2.0) <= 0.5 and abs(o.end_time - 9.0) <= 0.5

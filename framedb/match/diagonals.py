@@ -10,22 +10,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from framedb.hashing import hamming
-from framedb.match.align import Line, compare, cost, extent, moving, refine, snap, trimmed
+from framedb.match.align import Line, compare, extent, moving, refine, snap, trimmed
+from framedb.match.cuts import on_cuts
+from framedb.match.rates import (
+    MAX_RATE_SEEDS,
+    MIN_RATE_CHANGE,
+    MIN_RATE_SEEDS,
+    RATE_BIN,
+    RATES,
+    rate_wins,
+    tilted,
+)
 from framedb.match.seeds import Runs
-from framedb.match.tracks import PARTS, TURNED, WHOLE, MatchParams, Track, nearest
+from framedb.match.tracks import PARTS, TURNED, WHOLE, MatchParams, Track
 
 SAME_DIAGONAL = 3.0  # offsets this many frames apart over the same frames are one diagonal
-# Rates tried between two videos: 0.5x to 2x, 2 % apart (seeds of the true rate then fall in the
-# bins of the nearest one, two frames wide, over ten seconds of footage); 1 is the plain binning.
-RATES = np.exp(np.arange(round(np.log(0.5) / 0.02), round(np.log(2.0) / 0.02) + 1) * 0.02)
-RATE_BIN = 2.0  # frames
-MIN_RATE_SEEDS = 8  # seeds on a line of another rate before it is worth extending
-MAX_RATE_SEEDS = 20_000  # seeds of one pair of videos the rate search looks at, at most
-MIN_RATE_CHANGE = 0.04  # log of a rate: closer to 1 than this (4 %), footage plays at rate 1
-RATE_MARGIN = 1.5  # bits a frame a line of another rate must beat the plain line by
-TILT_SPAN = 512  # frames in the middle of a plain segment looked at for a tilted line (`_tilted`)
-TILT_FRAMES = 128  # ... of which this many vote (a bounded table of distances, whatever its length)
 
 
 @dataclass(frozen=True)
@@ -218,67 +217,40 @@ def _segment(
     pair, line, lo, hi = _extended(ta, tb, chain, params, same)
     if pair is None or same or line.rate != 1.0:
         return pair, line, lo, hi
-    tilted = _tilted(ta, tb, pair, params)
-    better = _extended(ta, tb, replace(chain, line=tilted), params, same) if tilted else None
+    tilt = tilted(ta, tb, pair.line, pair.a0, pair.a1, params)
+    better = _extended(ta, tb, replace(chain, line=tilt), params, same) if tilt else None
     if better is None or better[0] is None:
         return pair, line, lo, hi
     return better[0], better[1], min(lo, better[2]), max(hi, better[3])
 
 
-def _tilted(ta: Track, tb: Track, pair: Pair, params: MatchParams) -> Line | None:
-    """The line of another rate (RATES) that fits the frames of the plain segment `pair` best,
-    if RATE_MARGIN bits a frame better than its own line. Found by a vote like the seeds' rate
-    search, but over every near pair of frames in the middle of the segment (up to TILT_FRAMES
-    of its middle TILT_SPAN frames, against every frame of the other video within half that
-    span of the plain line): slow footage gives the seeds too few frames on the true line."""
-    middle = (pair.a0 + pair.a1) // 2
-    lo, hi = max(pair.a0, middle - TILT_SPAN // 2), min(pair.a1, middle + TILT_SPAN // 2)
-    idx = np.arange(lo, hi + 1)
-    idx = idx[ta.detail[idx] >= params.min_detail]
-    if len(idx) > TILT_FRAMES:
-        idx = idx[np.linspace(0, len(idx) - 1, TILT_FRAMES).astype(np.int64)]
-    half = (ta.times[hi] - ta.times[lo]) / 2  # as far again on either side of the plain line
-    ends = np.array([pair.line.at(ta.times[lo]) - half, pair.line.at(ta.times[hi]) + half])
-    first, last = nearest(tb.times, ends)
-    jdx = np.arange(first, last + 1)
-    jdx = jdx[tb.detail[jdx] >= params.min_detail]
-    plain = cost(ta, tb, pair.line, idx, params)
-    if len(idx) < MIN_RATE_SEEDS or not len(jdx) or plain < RATE_MARGIN:  # none can beat it
-        return None
-    a, b = ta.codes[idx], tb.codes[jdx]
-    if a.ndim == 2:
-        d = hamming(a[:, None, :], b[None, :, :])
-    else:  # several codes a frame (`Track.beside`): the nearest of them
-        d = hamming(a[:, None, :, None, :], b[None, :, None, :, :]).min(axis=(2, 3))
-    # each frame votes for its nearest frames only: slow footage is near itself everywhere
-    near = d <= np.minimum(params.radius, d.min(axis=1, keepdims=True) + 1)
-    i, j = np.nonzero(near)
-    t_a, t_b = ta.times[idx][i], tb.times[jdx][j]
-    width = max(ta.step, tb.step)
-    best, votes = None, MIN_RATE_SEEDS - 1
-    for rate in RATES[np.abs(np.log(RATES)) >= MIN_RATE_CHANGE]:
-        dt = t_b - rate * t_a
-        cell = np.unique(np.round(dt / width).astype(np.int64) * len(idx) + i)  # a vote a frame
-        bins, count = np.unique(np.floor_divide(cell, len(idx)), return_counts=True)
-        top = int(np.argmax(count))
-        if count[top] > votes:
-            votes, best = int(count[top]), Line(float(bins[top] * width), float(rate))
-    if best is None:
-        return None
-    if cost(ta, tb, best, idx, params) > plain - RATE_MARGIN:
-        return None
-    return best
-
-
 def _extended(
     ta: Track, tb: Track, chain: Chain, params: MatchParams, same: bool
 ) -> tuple[Pair | None, Line, int, int]:
-    """`_segment` along the chain's own line."""
+    """`_segment` along the chain's own line, refined; between two videos moved onto the cuts
+    at both of its ends where they show it is off (`on_cuts`)."""
     line = refine(ta, tb, chain.line, chain.i0, chain.i1, params, same=same)
     a0, a1, _, _ = extent(ta, tb, line, chain.i0, chain.i1, params)
     line = refine(ta, tb, line, a0, a1, params, same=same)  # again, on all the frames found
-    if line.rate != 1.0 and not _rate_wins(ta, tb, line, a0, a1, params, same):
+    if line.rate != 1.0 and not rate_wins(ta, tb, line, a0, a1, params, same):
         return None, line, chain.i0, chain.i1  # a plain line's business
+    pair, seen_lo, seen_hi = _checked(ta, tb, chain, line, params, same)
+    moved = None
+    if pair is not None and not same:
+        moved = on_cuts(ta, tb, line, (pair.a0, pair.a1, pair.b0, pair.b1), params)
+    if moved is not None:
+        again, lo, hi = _checked(ta, tb, chain, moved, params, same)
+        if again is not None:
+            return again, moved, min(seen_lo, lo), max(seen_hi, hi)
+    return pair, line, seen_lo, seen_hi
+
+
+def _checked(
+    ta: Track, tb: Track, chain: Chain, line: Line, params: MatchParams, same: bool
+) -> tuple[Pair | None, int, int]:
+    """The pair segment the chain's frames grow into along `line`, if it holds (long enough,
+    most of its frames matched, close, moving), its ends trimmed and snapped; and the range
+    of `ta` looked at."""
     a0, a1, seen_lo, seen_hi = extent(ta, tb, line, chain.i0, chain.i1, params)
     idx = np.arange(a0, a1 + 1)
     dist, status = compare(ta, tb, line, idx, params)
@@ -295,35 +267,14 @@ def _extended(
         or median > limit
         or not moving(ta, tb, line, matched, params)
     ):
-        return None, line, seen_lo, seen_hi
+        return None, seen_lo, seen_hi
     b0, b1, _, _ = extent(tb, ta, line.inverse(), chain.j0, chain.j1, params)
     a0, a1, b0, b1 = trimmed(ta, tb, line, (a0, a1, b0, b1), (dist, status), median, params)
     if a0 <= a1 and b0 <= b1 and abs(line.at(ta.times[a0]) - tb.times[b0]) > tb.step / 4:
         a0, b0 = snap(ta, tb, a0, b0, params)  # off the frame grid
     if a0 > a1 or b0 > b1:
-        return None, line, seen_lo, seen_hi
-    return Pair(chain.a, chain.b, line, a0, a1, b0, b1, False, median), line, seen_lo, seen_hi
-
-
-def _rate_wins(
-    ta: Track, tb: Track, line: Line, a0: int, a1: int, params: MatchParams, same: bool
-) -> bool:
-    """Whether a line of another rate is that rate's: at least 4 % from 1, and over frames
-    a0..a1 clearly better (RATE_MARGIN bits a frame) than every plain line through one of
-    nine points along it (slow footage, or a crop, fits a line of another rate nearly as well
-    as the plain one it crosses)."""
-    if abs(np.log(line.rate)) < MIN_RATE_CHANGE:
-        return False
-    idx = np.arange(a0, a1 + 1)
-    idx = idx[ta.detail[idx] >= params.min_detail]
-    if not len(idx):
-        return False
-    own = cost(ta, tb, line, idx, params)
-    for t in np.linspace(float(ta.times[idx[0]]), float(ta.times[idx[-1]]), 9):
-        plain = refine(ta, tb, Line(float(line.at(t)) - t), a0, a1, params, same=same)
-        if cost(ta, tb, plain, idx, params) <= own + RATE_MARGIN:
-            return False
-    return True
+        return None, seen_lo, seen_hi
+    return Pair(chain.a, chain.b, line, a0, a1, b0, b1, False, median), seen_lo, seen_hi
 
 
 @dataclass(frozen=True)
