@@ -32,6 +32,10 @@ def _shots(lengths: list[int], seed: int, fps: float = 30.0) -> tuple[Track, lis
 def test_shot_starts_are_cuts_and_fades_and_flat_frames_are_not() -> None:
     track, _ = _shots([40, 50, 30], seed=1)
     assert cuts(track, PARAMS).tolist() == [40, 90]
+    for first, last in ((1, 39), (36, 44), (40, 40), (41, 89), (85, 119), (0, 200)):
+        assert cuts(track, PARAMS, first, last).tolist() == [
+            k for k in (40, 90) if first <= k <= last
+        ]  # a window sees what the whole track does
     detail = track.detail.copy()
     detail[89] = 0.0  # black before the second cut: no sharp change between two pictures
     flat = Track(0, track.times, track.codes, detail)

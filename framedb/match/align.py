@@ -229,7 +229,7 @@ def _lined_up(ta: Track, tb: Track, lines: list[Line], idx: np.ndarray) -> np.nd
     """Per line, the correlation of the changes from frames `idx` of `ta` to the next with
     those of `tb` at the times the line maps them to (between the same two moments); -1 where
     fewer than MIN_STEP_FRAMES map inside `tb`, or either side does not change."""
-    mine = _changes(ta.codes, idx)
+    mine = changes(ta.codes, idx)
     rate, dt = (np.array([[getattr(c, k)] for c in lines]) for k in ("rate", "dt"))
     t = rate * ((ta.times[idx] + ta.times[idx + 1]) / 2)[None, :] + dt
     lo = max(0, int(np.searchsorted(tb.times, t.min())) - 2)  # the stretch of tb mapped to
@@ -237,7 +237,7 @@ def _lined_up(ta: Track, tb: Track, lines: list[Line], idx: np.ndarray) -> np.nd
     if hi <= lo:
         return np.full(len(lines), -1.0)
     frames = np.arange(lo, hi)
-    theirs, middles = _changes(tb.codes, frames), (tb.times[frames] + tb.times[frames + 1]) / 2
+    theirs, middles = changes(tb.codes, frames), (tb.times[frames] + tb.times[frames + 1]) / 2
     first, last = (tb.times[0] + tb.times[1]) / 2, (tb.times[-2] + tb.times[-1]) / 2
     weight = ((t >= first) & (t <= last)).astype(np.float64)
     y = theirs[nearest(middles, t.ravel())].reshape(t.shape)
@@ -250,7 +250,7 @@ def _lined_up(ta: Track, tb: Track, lines: list[Line], idx: np.ndarray) -> np.nd
     return np.where(usable, together / np.where(usable, spread, 1.0), -1.0)
 
 
-def _changes(codes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+def changes(codes: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Bits between each of `frames`' code and the next frame's (the first code of each frame
     of a `Track.beside`)."""
     codes = codes if codes.ndim == 2 else codes[:, 0]

@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 
-from framedb.hashing import hamming
-from framedb.match.align import Line, cost
+from framedb.match.align import Line, changes, cost
 from framedb.match.tracks import MatchParams, Track
 
 CUT_SHARE = 0.25  # a cut changes at least this share of the bits from one frame to the next ...
@@ -29,23 +28,27 @@ CUT_MOVE = 1.5  # frames off at least before the line is moved (nearer, `snap` s
 CUT_COST = 1.0
 
 
-def cuts(track: Track, params: MatchParams) -> np.ndarray:
-    """The frames of `track` that begin a shot: far from the frame before (CUT_SHARE, and
-    CUT_RATIO times any change within CUT_CALM frames either side), both frames detailed."""
-    codes = track.codes if track.codes.ndim == 2 else track.codes[:, 0]
-    if len(codes) < 2:
+def cuts(track: Track, params: MatchParams, first: int = 1, last: int | None = None) -> np.ndarray:
+    """The frames of `track` from `first` to `last` (by default all) that begin a shot: far from
+    the frame before (CUT_SHARE of the bits, and CUT_RATIO times any change within CUT_CALM
+    frames either side), both frames detailed. Only the frames around them are compared."""
+    n = len(track)
+    last = n - 1 if last is None else min(last, n - 1)
+    first = max(first, 1)
+    if first > last:
         return np.empty(0, np.int64)
-    change = np.zeros(len(codes), np.int64)
-    change[1:] = hamming(codes[1:], codes[:-1])
-    detailed = track.detail >= params.min_detail
-    calm = np.zeros(len(codes), np.int64)  # the largest other change within CUT_CALM frames
+    lo, hi = max(1, first - CUT_CALM), min(n - 1, last + CUT_CALM)  # changes looked at
+    change = changes(track.codes, np.arange(lo - 1, hi))  # change[k - lo]: frame k - 1 to k
+    calm = np.zeros(len(change))  # the largest other change within CUT_CALM frames
     for k in range(1, CUT_CALM + 1):
         calm[:-k] = np.maximum(calm[:-k], change[k:])
         calm[k:] = np.maximum(calm[k:], change[:-k])
-    sharp = (change >= CUT_SHARE * 8 * codes.shape[1]) & (change >= CUT_RATIO * calm)
-    sharp[1:] &= detailed[1:] & detailed[:-1]
-    sharp[0] = False
-    return np.flatnonzero(sharp)
+    bits = 8 * track.codes.shape[-1]
+    sharp = (change >= CUT_SHARE * bits) & (change >= CUT_RATIO * calm)
+    detailed = track.detail[lo - 1 : hi + 1] >= params.min_detail  # frames lo - 1 .. hi
+    sharp &= detailed[1:] & detailed[:-1]
+    frames = np.arange(lo, hi + 1)
+    return frames[sharp & (frames >= first) & (frames <= last)]
 
 
 def on_cuts(
@@ -58,10 +61,9 @@ def on_cuts(
     a0, a1, b0, b1 = ends
     if line.rate != 1.0 or a0 > a1 or b0 > b1:
         return None
-    cut_a, cut_b = cuts(ta, params), cuts(tb, params)
     shifts = []
     for fa, fb in ((a0, b0), (a1 + 1, b1 + 1)):  # a shot begins at a0, the next after a1
-        ca, cb = _near(cut_a, fa, ta.step), _near(cut_b, fb, tb.step)
+        ca, cb = _near(ta, fa, params), _near(tb, fb, params)
         if ca is None or cb is None:
             return None
         shifts.append(float(tb.times[cb]) - float(line.at(ta.times[ca])))
@@ -80,9 +82,10 @@ def on_cuts(
     return moved if math.isfinite(after) and after <= before + CUT_COST else None
 
 
-def _near(cut: np.ndarray, frame: int, step: float) -> int | None:
-    """The cut nearest `frame` within CUT_REACH seconds, or None."""
+def _near(track: Track, frame: int, params: MatchParams) -> int | None:
+    """The cut of `track` nearest `frame` within CUT_REACH seconds, or None."""
+    reach = int(CUT_REACH / track.step + 1e-9)
+    cut = cuts(track, params, frame - reach, frame + reach)
     if not len(cut):
         return None
-    k = int(cut[np.argmin(np.abs(cut - frame))])
-    return k if abs(k - frame) * step <= CUT_REACH + 1e-9 else None
+    return int(cut[np.argmin(np.abs(cut - frame))])
